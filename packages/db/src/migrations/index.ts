@@ -1,0 +1,7 @@
+import type { Migration } from 'kysely';
+import * as schema from './20260101000000_schema';
+
+/** Every migration, by name. Names sort in application order (YYYYMMDDHHmmss_what). */
+export const migrations: Record<string, Migration> = {
+  '20260101000000_schema': schema,
+};

@@ -1,0 +1,5 @@
+/** The programme's rules, pure: no I/O, no clock. `now` and data are passed in. */
+export * from './media';
+export * from './national-id';
+export * from './periods';
+export * from './rules';
