@@ -2,4 +2,5 @@
 export * from './media';
 export * from './national-id';
 export * from './periods';
+export * from './rides';
 export * from './rules';
