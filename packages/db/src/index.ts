@@ -3,3 +3,4 @@ export * from './client';
 export * from './migrate';
 export type * from './types';
 export { sql, type Transaction, type Kysely, type Selectable, type Insertable } from 'kysely';
+export * from './repositories/outbox.repository';
