@@ -4,3 +4,4 @@ export * from './migrate';
 export type * from './types';
 export { sql, type Transaction, type Kysely, type Selectable, type Insertable } from 'kysely';
 export * from './repositories/outbox.repository';
+export * from './repositories/person-taps.repository';

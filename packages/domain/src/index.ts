@@ -1,5 +1,6 @@
 /** The programme's rules, pure: no I/O, no clock. `now` and data are passed in. */
 export * from './media';
+export * from './names';
 export * from './national-id';
 export * from './periods';
 export * from './rides';
