@@ -5,3 +5,8 @@ export * from './national-id';
 export * from './periods';
 export * from './rides';
 export * from './rules';
+export * from './ranking';
+export * from './awards';
+export * from './scoring';
+export * from './subsidy';
+export * from './snapshot-hash';
