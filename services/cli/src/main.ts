@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerMigrate } from './commands/migrate.command';
+import { registerDevice } from './commands/device.command';
 import { exitWithError } from './context';
 
 const program = new Command('ridetally')
@@ -12,6 +13,7 @@ const program = new Command('ridetally')
   .exitOverride();
 
 registerMigrate(program);
+registerDevice(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,119 @@
+/**
+ * Taps: the group-commit write path of the ingest service and its quarantine. Tap identity is
+ * (device_id, seq) in tap_keys; a resend collides there whatever its tapped_at (taps is partitioned
+ * by month, so it cannot carry that unique key itself).
+ */
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { DB } from '../types';
+
+type Db = Kysely<DB> | Transaction<DB>;
+
+/** One tap ready to store. (device_id, seq) must be unique within one call. */
+export interface TapInsertRow {
+  deviceId: string;
+  seq: number;
+  tappedAt: Date;
+  receivedAt: Date;
+  /** SHA-256 of the tap's canonical content: tells a resend from a seq_conflict. */
+  contentHash: Buffer;
+  vehicleId: string;
+  routeId: string;
+  stopId: string | null;
+  mediaType: 'transit_card' | 'ecard' | 'qr' | 'id_card';
+  mediaKind: string | null;
+  mediaKey: string;
+  mediaCiphertext: Buffer | null;
+}
+
+export interface TapGroupResult {
+  /** The ingest batch created, or null when every tap was already known. */
+  batchId: number | null;
+  /** The (device, seq) pairs stored by this call; the others already had a key. */
+  inserted: { device_id: string; seq: number; tap_id: number }[];
+}
+
+const hex = (b: Buffer | null) => (b ? b.toString('hex') : null);
+
+/**
+ * Stores a group of taps in one statement: keys first (ON CONFLICT DO NOTHING, in key order so
+ * concurrent groups lock in the same order), then one ingest batch and the taps of the keys that
+ * were new. Run it inside the transaction that also appends the outbox entry.
+ */
+export async function insertTapGroup(db: Db, rows: TapInsertRow[]): Promise<TapGroupResult> {
+  if (rows.length === 0) return { batchId: null, inserted: [] };
+  // Arrays of text travel the same way on pg and PGlite; bytea goes as hex.
+  const col = <T>(f: (r: TapInsertRow) => T) => rows.map(f);
+  const { rows: out } = await sql<{ device_id: string; seq: number; tap_id: number; batch_id: number | null }>`
+    WITH input AS (
+      SELECT * FROM unnest(
+        ${col((r) => r.deviceId)}::text[], ${col((r) => String(r.seq))}::int8[],
+        ${col((r) => r.tappedAt.toISOString())}::timestamptz[], ${col((r) => r.receivedAt.toISOString())}::timestamptz[],
+        ${col((r) => hex(r.contentHash))}::text[], ${col((r) => r.vehicleId)}::text[], ${col((r) => r.routeId)}::text[],
+        ${col((r) => r.stopId)}::text[], ${col((r) => r.mediaType)}::text[], ${col((r) => r.mediaKind)}::text[],
+        ${col((r) => r.mediaKey)}::text[], ${col((r) => hex(r.mediaCiphertext))}::text[]
+      ) AS i(device_id, seq, tapped_at, received_at, content_hash, vehicle_id, route_id, stop_id,
+             media_type, media_kind, media_key, media_ciphertext)
+    ),
+    keys AS (
+      INSERT INTO tap_keys (device_id, seq, tap_id, tapped_at, content_hash)
+      SELECT device_id, seq, nextval('tap_id_seq'), tapped_at, decode(content_hash, 'hex')
+      FROM input ORDER BY device_id, seq
+      ON CONFLICT (device_id, seq) DO NOTHING
+      RETURNING device_id, seq, tap_id
+    ),
+    batch AS (
+      INSERT INTO ingest_batches (tap_count, min_tapped_at, max_tapped_at)
+      SELECT count(*), min(i.tapped_at), max(i.tapped_at)
+      FROM keys k JOIN input i ON i.device_id = k.device_id AND i.seq = k.seq
+      HAVING count(*) > 0
+      RETURNING batch_id
+    ),
+    stored AS (
+      INSERT INTO taps (tap_id, device_id, seq, tapped_at, received_at, batch_id, vehicle_id, route_id, stop_id,
+                        media_type, media_kind, media_key, media_ciphertext)
+      SELECT k.tap_id, i.device_id, i.seq, i.tapped_at, i.received_at, b.batch_id, i.vehicle_id, i.route_id, i.stop_id,
+             i.media_type, i.media_kind, i.media_key, decode(i.media_ciphertext, 'hex')
+      FROM keys k JOIN input i ON i.device_id = k.device_id AND i.seq = k.seq CROSS JOIN batch b
+    )
+    SELECT k.device_id, k.seq, k.tap_id, (SELECT batch_id FROM batch) AS batch_id FROM keys k`.execute(db);
+  return {
+    batchId: out[0]?.batch_id ?? null,
+    inserted: out.map(({ device_id, seq, tap_id }) => ({ device_id, seq, tap_id })),
+  };
+}
+
+/** Content hashes of existing tap keys, to classify a non-inserted tap as duplicate or seq_conflict. */
+export async function findTapKeyHashes(
+  db: Db,
+  keys: { deviceId: string; seq: number }[],
+): Promise<{ device_id: string; seq: number; content_hash: string }[]> {
+  if (keys.length === 0) return [];
+  const { rows } = await sql<{ device_id: string; seq: number; content_hash: string }>`
+    SELECT k.device_id, k.seq, encode(k.content_hash, 'hex') AS content_hash
+    FROM tap_keys k
+    JOIN unnest(${keys.map((k) => k.deviceId)}::text[], ${keys.map((k) => String(k.seq))}::int8[]) AS q(device_id, seq)
+      ON k.device_id = q.device_id AND k.seq = q.seq`.execute(db);
+  return rows;
+}
+
+/** A rejected tap kept for audit. `payload` must already be free of ID numbers. */
+export interface QuarantineRow {
+  deviceId: string;
+  seq: number | null;
+  receivedAt: Date;
+  code: string;
+  message: string;
+  payload: unknown;
+}
+
+export async function insertQuarantinedTaps(db: Db, rows: QuarantineRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await sql`
+    INSERT INTO quarantined_taps (device_id, seq, received_at, code, message, payload)
+    SELECT device_id, seq, received_at, code, message, payload::jsonb
+    FROM unnest(
+      ${rows.map((r) => r.deviceId)}::text[], ${rows.map((r) => (r.seq === null ? null : String(r.seq)))}::int8[],
+      ${rows.map((r) => r.receivedAt.toISOString())}::timestamptz[], ${rows.map((r) => r.code)}::text[],
+      ${rows.map((r) => r.message)}::text[], ${rows.map((r) => JSON.stringify(r.payload ?? null))}::text[]
+    ) AS q(device_id, seq, received_at, code, message, payload)`.execute(db);
+}

@@ -1,0 +1,112 @@
+/**
+ * The tap-ingest HTTP surface. `createIngestRouter` is what the all-in-one platform mounts next to
+ * the other services (it must be mounted before any global body parser: the signature needs the raw
+ * body); `createIngestApp` wraps it as the standalone service with health, readiness and metrics.
+ */
+import express, { Router, type Express } from 'express';
+import { pingDatabase, type Database } from '@ridetally/db';
+import { errorHandler, notFound, requestContext, securityHeaders } from '@ridetally/http';
+import type { Keyring } from '@ridetally/keyring';
+import type { Logger, Registry } from '@ridetally/telemetry';
+import { createDeviceCredentialStore, type DeviceCredentialStore } from './device-credentials';
+import { isDatabaseUnavailable } from './db-errors';
+import { createGroupCommitter, type GroupCommitter } from './group-commit';
+import { DEFAULT_INGEST_CONFIG, type IngestConfig } from './ingest-config';
+import { createLastSeenTracker } from './last-seen';
+import { createIngestMetrics, type IngestMetrics } from './metrics';
+import { createMemoryRateLimiter, unlimitedRateLimiter, type RateLimiter } from './rate-limiter';
+import { registerTapsRoutes } from './routes/taps.routes';
+
+export interface IngestDeps {
+  db: Database;
+  keyring: Keyring;
+  logger: Logger;
+  registry: Registry;
+  config?: Partial<IngestConfig>;
+  /** Milliseconds since the epoch; injected by tests. */
+  now?: () => number;
+  /** Replaces the in-memory per-device token bucket (e.g. a Redis-backed one). */
+  rateLimiter?: RateLimiter;
+}
+
+export interface IngestModule {
+  router: Router;
+  metrics: IngestMetrics;
+  credentials: DeviceCredentialStore;
+  committer: GroupCommitter;
+  /** Flushes pending groups and last-seen times; call after the HTTP server stopped accepting. */
+  close(): Promise<void>;
+}
+
+export function createIngestRouter(deps: IngestDeps): IngestModule {
+  const config: IngestConfig = { ...DEFAULT_INGEST_CONFIG, ...deps.config };
+  const now = deps.now ?? Date.now;
+  const metrics = createIngestMetrics(deps.registry);
+  const credentials = createDeviceCredentialStore({ db: deps.db, keyring: deps.keyring, ttlMs: config.deviceCacheTtlMs });
+  const committer = createGroupCommitter({
+    db: deps.db,
+    maxTaps: config.groupMaxTaps,
+    maxWaitMs: config.groupMaxWaitMs,
+    maxInFlight: config.maxInFlight,
+    isUnavailable: isDatabaseUnavailable,
+    onGroup: (s) => {
+      metrics.groupSize.observe(s.taps);
+      metrics.groupDuration.observe(s.durationMs / 1000);
+    },
+  });
+  const lastSeen = createLastSeenTracker({ db: deps.db, intervalMs: config.lastSeenIntervalMs, log: deps.logger });
+  const rateLimiter =
+    deps.rateLimiter ?? (config.deviceRatePerS > 0 ? createMemoryRateLimiter({ ratePerS: config.deviceRatePerS, burst: 2 * config.deviceRatePerS }) : unlimitedRateLimiter);
+  const router = Router();
+  registerTapsRoutes(router, {
+    keyring: deps.keyring,
+    credentials,
+    committer,
+    rateLimiter,
+    lastSeen,
+    metrics,
+    signatureWindowS: config.signatureWindowS,
+    rejectVehicleMismatch: config.rejectVehicleMismatch,
+    commitTimeoutMs: config.commitTimeoutMs,
+    now,
+  });
+  return {
+    router,
+    metrics,
+    credentials,
+    committer,
+    async close() {
+      await committer.close();
+      await lastSeen.close();
+    },
+  };
+}
+
+export interface IngestApp extends IngestModule {
+  app: Express;
+}
+
+/** The standalone service: request ids, security headers, /healthz, /readyz, /metrics, errors. */
+export function createIngestApp(deps: IngestDeps): IngestApp {
+  const module = createIngestRouter(deps);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(requestContext(deps.logger));
+  app.use(securityHeaders());
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ok = await pingDatabase(deps.db);
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'database unavailable' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('Content-Type', deps.registry.contentType);
+    res.send(await deps.registry.metrics());
+  });
+  app.use(module.router);
+  app.use(notFound());
+  app.use(errorHandler());
+  return { ...module, app };
+}

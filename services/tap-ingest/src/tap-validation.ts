@@ -1,0 +1,216 @@
+/**
+ * Per-tap validation (SPEC §3), pure: the clock and the keyring's functions are passed in. A bad tap
+ * becomes a rejection with a code and a message that never quotes the input (it may hold an ID
+ * number); a good tap becomes the row the group commit stores, with its content hash.
+ */
+import { createHash } from 'node:crypto';
+import {
+  CARD_KINDS,
+  checkNationalId,
+  ECARD_ISSUERS,
+  MEDIA_TYPES,
+  NATIONAL_ID_MESSAGES,
+  normaliseNationalId,
+  PROGRAMME_START_ISO,
+  type MediaType,
+} from '@ridetally/domain';
+import { z } from 'zod';
+
+export const REJECTION_CODES = [
+  'invalid_tap',
+  'unknown_field',
+  'invalid_media',
+  'invalid_id_number',
+  'implausible_time',
+  'vehicle_mismatch',
+  'seq_conflict',
+] as const;
+export type RejectionCode = (typeof REJECTION_CODES)[number];
+
+/** Taps dated before this instant are implausible (the programme starts 2022-04-01 00:00 Shanghai). */
+export const PROGRAMME_START_MS = Date.parse(PROGRAMME_START_ISO);
+/** How far ahead of the server clock a tap may be dated. */
+export const FUTURE_TOLERANCE_MS = 5 * 60 * 1000;
+export const MAX_TAPS_PER_BATCH = 500;
+
+// Identifiers: 1-64 characters, no control characters (Postgres text cannot hold U+0000).
+const IdTextSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  .regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters');
+
+export const TapMediaSchema = z.strictObject({
+  type: z.enum(MEDIA_TYPES),
+  id: IdTextSchema,
+  cardKind: z.enum(CARD_KINDS).optional(),
+  issuer: z.enum(ECARD_ISSUERS).optional(),
+});
+
+export const TapSchema = z.strictObject({
+  seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  // ISO 8601 with a UTC offset (or Z): a tap without a zone would be ambiguous.
+  tappedAt: z.iso.datetime({ offset: true }),
+  vehicleId: IdTextSchema,
+  routeId: IdTextSchema,
+  stopId: IdTextSchema.nullable().optional(),
+  media: TapMediaSchema,
+});
+export type Tap = z.infer<typeof TapSchema>;
+
+/** The request body; the taps themselves are validated one by one. */
+export const TapBatchSchema = z.strictObject({ taps: z.array(z.unknown()) });
+
+export interface TapRejection {
+  index: number;
+  seq: number | null;
+  code: RejectionCode;
+  message: string;
+}
+
+export interface ValidTap {
+  index: number;
+  seq: number;
+  tappedAt: Date;
+  vehicleId: string;
+  routeId: string;
+  stopId: string | null;
+  mediaType: MediaType;
+  mediaKind: string | null;
+  /** The media id (ID number normalised for id_card: never stored, only hashed and encrypted). */
+  mediaId: string;
+}
+
+export interface ValidationContext {
+  nowMs: number;
+  /** The vehicle the device is registered on (null: not registered to one). */
+  deviceVehicleId: string | null;
+  /** Reject taps for another vehicle than the device's (default: accept and report). */
+  rejectVehicleMismatch: boolean;
+}
+
+/** A seq worth reporting back, even from an otherwise bad tap. */
+export function extractSeq(raw: unknown): number | null {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return null;
+  const seq = (raw as { seq?: unknown }).seq;
+  return typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0 ? seq : null;
+}
+
+function describeIssues(error: z.ZodError): { code: RejectionCode; message: string } {
+  const issues = error.issues;
+  const unknown = issues.find((i) => i.code === 'unrecognized_keys');
+  if (unknown && unknown.code === 'unrecognized_keys') {
+    const where = unknown.path.length ? `${unknown.path.join('.')}: ` : '';
+    // Key names are the device's field names, not values: safe to echo (truncated).
+    const keys = unknown.keys.map((k) => k.slice(0, 32)).join(', ');
+    return { code: 'unknown_field', message: `${where}unknown field(s): ${keys}` };
+  }
+  const first = issues[0]!;
+  const path = first.path.join('.') || 'tap';
+  // zod messages state the expectation, never the received value.
+  const message = `${path}: ${first.message}`;
+  return { code: first.path[0] === 'media' ? 'invalid_media' : 'invalid_tap', message };
+}
+
+/** Validates one tap of a batch. */
+export function validateTap(raw: unknown, index: number, ctx: ValidationContext): ValidTap | TapRejection {
+  const seq = extractSeq(raw);
+  const reject = (code: RejectionCode, message: string): TapRejection => ({ index, seq, code, message });
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return reject('invalid_tap', 'a tap must be a JSON object');
+  const parsed = TapSchema.safeParse(raw);
+  if (!parsed.success) {
+    const { code, message } = describeIssues(parsed.error);
+    return reject(code, message);
+  }
+  const tap = parsed.data;
+  const { type } = tap.media;
+  let mediaKind: string | null = null;
+  let mediaId = tap.media.id;
+  switch (type) {
+    case 'transit_card':
+      if (!tap.media.cardKind) return reject('invalid_media', 'media.cardKind is required for a transit_card');
+      if (tap.media.issuer) return reject('invalid_media', 'media.issuer is only for an ecard');
+      mediaKind = tap.media.cardKind;
+      break;
+    case 'ecard':
+      if (!tap.media.issuer) return reject('invalid_media', 'media.issuer is required for an ecard');
+      if (tap.media.cardKind) return reject('invalid_media', 'media.cardKind is only for a transit_card');
+      mediaKind = tap.media.issuer;
+      break;
+    case 'qr':
+    case 'id_card':
+      if (tap.media.cardKind || tap.media.issuer) return reject('invalid_media', `media.cardKind and media.issuer are not allowed for ${type}`);
+      if (type === 'id_card') {
+        const problem = checkNationalId(tap.media.id);
+        if (problem) return reject('invalid_id_number', NATIONAL_ID_MESSAGES[problem]);
+        mediaId = normaliseNationalId(tap.media.id);
+      }
+      break;
+  }
+  const tappedAtMs = Date.parse(tap.tappedAt);
+  if (!(tappedAtMs >= PROGRAMME_START_MS)) return reject('implausible_time', `tappedAt is before the programme start (${PROGRAMME_START_ISO})`);
+  if (tappedAtMs > ctx.nowMs + FUTURE_TOLERANCE_MS) return reject('implausible_time', 'tappedAt is more than 5 minutes ahead of the server clock');
+  if (ctx.rejectVehicleMismatch && ctx.deviceVehicleId !== null && tap.vehicleId !== ctx.deviceVehicleId) {
+    return reject('vehicle_mismatch', 'vehicleId is not the vehicle this device is registered on');
+  }
+  return {
+    index,
+    seq: tap.seq,
+    tappedAt: new Date(tappedAtMs),
+    vehicleId: tap.vehicleId,
+    routeId: tap.routeId,
+    stopId: tap.stopId ?? null,
+    mediaType: type,
+    mediaKind,
+    mediaId,
+  };
+}
+
+export function isRejection(v: ValidTap | TapRejection): v is TapRejection {
+  return 'code' in v;
+}
+
+/**
+ * SHA-256 of a tap's canonical content: the instant (not its spelling), the fields, and the media
+ * key. For an id_card the key is the keyed hash of the number, never the number itself: an unkeyed
+ * hash of an ID number could be reversed by trying every plausible number.
+ */
+export function tapContentHash(tap: ValidTap, mediaKey: string): Buffer {
+  const canonical = JSON.stringify([tap.seq, tap.tappedAt.getTime(), tap.vehicleId, tap.routeId, tap.stopId, tap.mediaType, tap.mediaKind, mediaKey]);
+  return createHash('sha256').update(canonical).digest();
+}
+
+const MAX_DEPTH = 16;
+// eslint-disable-next-line no-control-regex -- jsonb cannot hold U+0000
+const NUL = /\u0000/g;
+const NATIONAL_ID_LIKE = /^\s*\d{17}[\dXx]\s*$/;
+
+/**
+ * A rejected tap as kept in quarantine: every string that is (or, in an id_card's media, claims to
+ * be) an ID number replaced by its keyed hash, U+0000 removed (jsonb cannot hold it), nesting cut.
+ */
+export function sanitiseForQuarantine(raw: unknown, hashIdNumber: (id: string) => string): unknown {
+  const redact = (s: string) => `id-hash:${hashIdNumber(s)}`;
+  const clean = (v: unknown, depth: number): unknown => {
+    if (typeof v === 'string') {
+      if (NATIONAL_ID_LIKE.test(v) && checkNationalId(v) === null) return redact(v);
+      return v.replace(NUL, '\ufffd');
+    }
+    if (typeof v !== 'object' || v === null) return v;
+    if (depth >= MAX_DEPTH) return '[nested too deep]';
+    if (Array.isArray(v)) return v.map((x) => clean(x, depth + 1));
+    const out: Record<string, unknown> = {};
+    const obj = v as Record<string, unknown>;
+    // A media object whose type is id_card or unknown may carry an ID number in `id` even when invalid.
+    const type = obj.type;
+    const sensitiveMedia = depth === 1 && 'id' in obj && !(typeof type === 'string' && type !== 'id_card' && (MEDIA_TYPES as readonly string[]).includes(type));
+    for (const [k, x] of Object.entries(obj)) {
+      const key = k.replace(NUL, '\ufffd');
+      const scalar = typeof x === 'string' || typeof x === 'number' || typeof x === 'bigint';
+      out[key] = sensitiveMedia && k === 'id' && scalar ? redact(String(x)) : clean(x, depth + 1);
+    }
+    return out;
+  };
+  return clean(raw, 0);
+}
