@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['packages/**/*.test.ts', 'services/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['packages/**/*.test.ts', 'services/**/*.test.ts', 'test/**/*.test.ts', 'load-tests/**/*.test.ts', 'infra/**/*.test.ts'],
     exclude: ['**/node_modules/**'],
     globalSetup: ['packages/db/src/testing/global-setup.ts'],
     pool: 'forks',
