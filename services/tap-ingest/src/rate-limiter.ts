@@ -17,8 +17,12 @@ interface Bucket {
   updatedMs: number;
 }
 
+export interface MemoryRateLimiter extends RateLimiter {
+  take(key: string, nowMs: number): RateDecision;
+}
+
 /** A token bucket per key: `ratePerS` refill, `burst` capacity. Idle full buckets are swept. */
-export function createMemoryRateLimiter({ ratePerS, burst, maxKeys = 100_000 }: { ratePerS: number; burst: number; maxKeys?: number }): RateLimiter {
+export function createMemoryRateLimiter({ ratePerS, burst, maxKeys = 100_000 }: { ratePerS: number; burst: number; maxKeys?: number }): MemoryRateLimiter {
   const buckets = new Map<string, Bucket>();
   const sweep = (nowMs: number) => {
     for (const [k, b] of buckets) {
