@@ -1,0 +1,32 @@
+/** Markdown tables of a driver run, ready to paste into docs/performance.md. */
+import type { DriverRun } from './main';
+
+const f = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : '—');
+
+export function formatReport(run: DriverRun): string {
+  const out: string[] = [`Load driver run ${run.startedAt} (Node ${run.node})`, ''];
+  for (const { result, processes } of run.results) {
+    const a = result.arrival;
+    out.push(
+      `### ${result.mix}: ${String(result.params.rate)} it/s for ${String(result.params.duration)} (max ${String(result.params.maxVUs)} in flight)`,
+      '',
+      `iterations started ${a.started}, dropped ${a.dropped}, errored ${a.errored}, elapsed ${f(a.elapsedMs / 1000)} s`,
+      '',
+      '| request | count | failed | req/s | p50 ms | p95 ms | p99 ms | max ms |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
+      ...result.latency.map((l) => `| ${l.name} | ${l.count} | ${l.failed} | ${f(l.rps)} | ${f(l.p50)} | ${f(l.p95)} | ${f(l.p99)} | ${f(l.max)} |`),
+      '',
+      '| threshold | limit | actual | |',
+      '|---|---:|---:|---|',
+      ...result.thresholds.map((t) => `| ${t.name} | ${f(t.limit, 3)} | ${f(t.actual, 3)} | ${t.passed ? 'pass' : '**FAIL**'} |`),
+      '',
+      '| process | pid | RSS start MiB | RSS max MiB | RSS end MiB | CPU cores (avg) |',
+      '|---|---:|---:|---:|---:|---:|',
+      ...processes.map((p) => `| ${p.label} | ${p.pid} | ${f(p.rssStartMiB)} | ${f(p.rssMaxMiB)} | ${f(p.rssEndMiB)} | ${f(p.cpuCores, 2)} |`),
+      '',
+      ...result.notes.map((n) => `- ${n}`),
+      '',
+    );
+  }
+  return out.join('\n');
+}
