@@ -1,0 +1,81 @@
+/**
+ * ECharts, loaded as a classic script from the server's copy of echarts' dist file (no CDN: the
+ * console must work without internet). Only types are imported from the npm package.
+ */
+import type * as Echarts from 'echarts';
+import type { DashboardSummary } from './endpoints.js';
+import { formatNumber } from './format.js';
+import { t } from './i18n.js';
+
+declare global {
+  interface Window {
+    echarts?: typeof Echarts;
+  }
+}
+
+const charts = new Set<Echarts.ECharts>();
+window.addEventListener('resize', () => {
+  for (const c of charts) c.resize();
+});
+
+/** Monthly boardings as bars, the cumulative total as a line, and the annual target as a marked line. */
+export function drawVolumeChart(el: HTMLElement, s: DashboardSummary): void {
+  const echarts = window.echarts;
+  if (!echarts) {
+    el.textContent = t('dashboard.chartUnavailable');
+    return;
+  }
+  for (const c of charts) if (!c.getDom().isConnected) { c.dispose(); charts.delete(c); }
+  const months = Array.from({ length: 12 }, (_, i) => `${s.year.year}-${String(i + 1).padStart(2, '0')}`);
+  const byMonth = new Map(s.monthly.map((m) => [m.month, m.boardings]));
+  const monthly = months.map((m) => byMonth.get(m) ?? null);
+  let run = 0;
+  const cumulative = monthly.map((v) => {
+    if (v === null) return null;
+    run += v;
+    return run;
+  });
+  const chart = echarts.init(el, undefined, { renderer: 'canvas' });
+  charts.add(chart);
+  const axisLabel = { formatter: (v: number) => formatNumber(v) };
+  chart.setOption({
+    animation: false,
+    aria: { enabled: true },
+    tooltip: { trigger: 'axis', valueFormatter: (v: unknown) => formatNumber(typeof v === 'number' ? v : Number(v)) },
+    legend: { top: 0 },
+    grid: { left: 16, right: 16, bottom: 8, top: 40, containLabel: true },
+    xAxis: { type: 'category', data: months.map((m) => m.slice(5)) },
+    yAxis: [
+      { type: 'value', name: t('dashboard.series.monthly'), axisLabel },
+      {
+        type: 'value',
+        name: t('dashboard.series.cumulative'),
+        axisLabel,
+        splitLine: { show: false },
+        // keep the target line in view even early in the year
+        max: (v: { max: number }) => niceCeil(Math.max(v.max, (s.year.target ?? 0) * 1.05)),
+      },
+    ],
+    series: [
+      { name: t('dashboard.series.monthly'), type: 'bar', data: monthly, itemStyle: { color: '#8fb1ea' } },
+      {
+        name: t('dashboard.series.cumulative'),
+        type: 'line',
+        yAxisIndex: 1,
+        data: cumulative,
+        itemStyle: { color: '#d4380d' },
+        markLine: s.year.target
+          ? { symbol: 'none', label: { position: 'insideStartTop', formatter: t('dashboard.series.target', { n: formatNumber(s.year.target) }) }, lineStyle: { type: 'dashed', color: '#389e0d' }, data: [{ yAxis: s.year.target }] }
+          : undefined,
+      },
+    ],
+  });
+}
+
+/** Rounds an axis maximum up to a readable figure (1, 2 or 5 × a power of ten steps). */
+function niceCeil(v: number): number {
+  if (v <= 0) return 1;
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * p >= v) return m * p;
+  return 10 * p;
+}
