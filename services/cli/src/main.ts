@@ -5,6 +5,10 @@
 import { Command, CommanderError } from 'commander';
 import { registerMigrate } from './commands/migrate.command';
 import { registerDevice } from './commands/device.command';
+import { registerImport } from './commands/import.command';
+import { registerRoute } from './commands/route.command';
+import { registerVehicleCommands } from './commands/vehicle.command';
+import { registerClient } from './commands/client.command';
 import { exitWithError } from './context';
 
 const program = new Command('ridetally')
@@ -14,6 +18,10 @@ const program = new Command('ridetally')
 
 registerMigrate(program);
 registerDevice(program);
+registerImport(program);
+registerRoute(program);
+registerVehicleCommands(program);
+registerClient(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,59 @@
+/**
+ * The rider app API (SPEC §4) for the 掌上公交 backend. `createRiderRouter` is what the all-in-one
+ * platform mounts at the root (it parses JSON only on its own routes, so it can sit next to the
+ * validator API, which needs raw bodies); `createRiderApp` wraps it as the standalone service.
+ */
+import express, { Router, type Express } from 'express';
+import { pingDatabase, type Database } from '@ridetally/db';
+import { errorHandler, notFound, requestContext, securityHeaders } from '@ridetally/http';
+import type { Keyring } from '@ridetally/keyring';
+import { defaultRulesAt, type RulesAt } from '@ridetally/registry';
+import type { Logger } from '@ridetally/telemetry';
+import { requireClient } from './auth';
+import { buildRiderOpenApi } from './openapi';
+import { registerPersonsRoutes } from './routes/persons.routes';
+import { registerRatingsRoutes } from './routes/ratings.routes';
+
+export interface RiderDeps {
+  db: Database;
+  keyring: Keyring;
+  logger: Logger;
+  /** The clock; tests control time. Default: the system clock. */
+  now?: () => Date;
+  /** Rules in force at an instant; default: the programme year's default rules. */
+  rulesAt?: RulesAt;
+}
+
+export function createRiderRouter(deps: RiderDeps): Router {
+  const registryDeps = { db: deps.db, keyring: deps.keyring, now: deps.now ?? (() => new Date()), rulesAt: deps.rulesAt ?? defaultRulesAt };
+  const router = Router();
+  const auth = requireClient(registryDeps);
+  const json = express.json({ limit: '64kb' });
+  const openapi = buildRiderOpenApi();
+  router.get('/v1/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+  registerPersonsRoutes(router, registryDeps, auth, json);
+  registerRatingsRoutes(router, registryDeps, auth, json);
+  return router;
+}
+
+/** The standalone service: request ids, security headers, /healthz, /readyz, the API, errors. */
+export function createRiderApp(deps: RiderDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(requestContext(deps.logger));
+  app.use(securityHeaders());
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ok = await pingDatabase(deps.db);
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'database unavailable' });
+  });
+  app.use(createRiderRouter(deps));
+  app.use(notFound());
+  app.use(errorHandler());
+  return app;
+}

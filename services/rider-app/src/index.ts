@@ -1,0 +1,3 @@
+/** The rider app API service (SPEC §4), for the standalone main and the all-in-one platform. */
+export { createRiderApp, createRiderRouter, type RiderDeps } from './app';
+export { buildRiderOpenApi } from './openapi';
