@@ -15,7 +15,7 @@
  *
  * Feed taps in time order (a person's taps must not go back in time; this is checked).
  */
-import { DAY_MS, quarterLabelOf, shanghaiDateOf, startOfShanghaiDay, addDays, yearLabelOf } from './calendar';
+import { addDays, DAY_MS, quarterLabelOf, SHANGHAI_OFFSET_MS, shanghaiDateOf, startOfShanghaiDay, yearLabelOf } from './calendar';
 import type { SimCity } from './city.model';
 
 export interface OracleRules {
@@ -126,8 +126,17 @@ export function createOracle(city: Pick<SimCity, 'persons' | 'employers' | 'rout
     rides: { counted: 0, not_eligible: 0, not_city_route: 0, not_rated: 0 },
   };
 
+  // Shanghai date strings by day number: formatting a date per tap is the oracle's hot spot.
+  const dates = new Map<number, string>();
+  const dateOf = (ms: number): string => {
+    const day = Math.floor((ms + SHANGHAI_OFFSET_MS) / DAY_MS);
+    let date = dates.get(day);
+    if (date === undefined) dates.set(day, (date = shanghaiDateOf(ms)));
+    return date;
+  };
+
   const isEligible = (ref: string, at: number): boolean => {
-    const date = shanghaiDateOf(at);
+    const date = dateOf(at);
     return (employments.get(ref) ?? []).some((e) => e.eligible && e.from <= date && (e.to === null || date <= e.to));
   };
 
@@ -163,7 +172,7 @@ export function createOracle(city: Pick<SimCity, 'persons' | 'employers' | 'rout
       const previous = lastTapOfMedium.get(mediumKey);
       const boarding = !(previous && previous.vehicleId === tap.vehicleId && tap.tappedAt - previous.at <= rules.volumeRepeatSeconds * 1000);
       lastTapOfMedium.set(mediumKey, { vehicleId: tap.vehicleId, at: tap.tappedAt });
-      const volumeKey = `${shanghaiDateOf(tap.tappedAt)}|${tap.routeId}`;
+      const volumeKey = `${dateOf(tap.tappedAt)}|${tap.routeId}`;
       const v = volume.get(volumeKey) ?? { boardings: 0, taps: 0 };
       v.taps++;
       if (boarding) {

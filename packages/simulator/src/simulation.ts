@@ -36,6 +36,8 @@ export async function runSimulation(city: SimCity, sink: TrafficSink, onDay?: (p
     const batches = uplink.push(day);
     await sink.batches(batches);
     await sink.ratings(day.ratings);
+    // Let timers and I/O run between days: a day at scale 1 is seconds of synchronous work.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     onDay?.({ date: day.date, dayIndex: dayIndex++, days: city.days, taps: day.taps.length, batches: batches.length, ratings: day.ratings.length });
   }
   await sink.batches(uplink.flush());

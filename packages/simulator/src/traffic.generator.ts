@@ -54,6 +54,8 @@ function isBoundOn(m: SimMedium, date: string): boolean {
 
 /** The media a person carries on a date: bound ones, or before registering their first card. */
 function walletOn(person: SimPerson, date: string): SimMedium[] {
+  const only = person.media.length === 1 ? person.media[0]! : undefined;
+  if (only && isBoundOn(only, date)) return person.media;
   const bound = person.media.filter((m) => isBoundOn(m, date));
   if (bound.length > 0) return bound;
   const first = person.media[0];
@@ -121,9 +123,18 @@ function ratingFor(rng: Rng, person: SimPerson, tap: SimTap, rideStart: number):
 }
 
 /** Generates one day's taps (without seqs) and ratings for one person. */
-function generatePersonDay(city: SimCity, index: CityIndex, person: SimPerson, date: string, dayStart: number, out: SimTap[], ratings: SimRating[]): void {
+function generatePersonDay(
+  city: SimCity,
+  index: CityIndex,
+  person: SimPerson,
+  date: string,
+  dayStart: number,
+  workday: boolean,
+  out: SimTap[],
+  ratings: SimRating[],
+): void {
+  if (person.pattern === 'none' && !person.lostCard) return;
   const rng = createRng(city.seed, 'day', date, 'person', person.index);
-  const workday = dayKindOf(date) === 'workday';
   const wallet = walletOn(person, date);
   if (wallet.length > 0) {
     const count = tripCount(rng, person, workday);
@@ -203,7 +214,8 @@ export function* generateTraffic(city: SimCity): Generator<DayTraffic> {
     const dayStart = startOfShanghaiDay(date);
     const taps: SimTap[] = [];
     const ratings: SimRating[] = [];
-    for (const person of city.persons) generatePersonDay(city, index, person, date, dayStart, taps, ratings);
+    const workday = dayKindOf(date) === 'workday';
+    for (const person of city.persons) generatePersonDay(city, index, person, date, dayStart, workday, taps, ratings);
     taps.sort((a, b) => a.tappedAt - b.tappedAt || (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
     for (const tap of taps) {
       const seq = (seqs.get(tap.deviceId) ?? 0) + 1;
