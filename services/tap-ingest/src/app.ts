@@ -42,7 +42,7 @@ export function createIngestRouter(deps: IngestDeps): IngestModule {
   const config: IngestConfig = { ...DEFAULT_INGEST_CONFIG, ...deps.config };
   const now = deps.now ?? Date.now;
   const metrics = createIngestMetrics(deps.registry);
-  const credentials = createDeviceCredentialStore({ db: deps.db, keyring: deps.keyring, ttlMs: config.deviceCacheTtlMs });
+  const credentials = createDeviceCredentialStore({ db: deps.db, keyring: deps.keyring, ttlMs: config.deviceCacheTtlMs, now });
   const committer = createGroupCommitter({
     db: deps.db,
     maxTaps: config.groupMaxTaps,
@@ -76,6 +76,7 @@ export function createIngestRouter(deps: IngestDeps): IngestModule {
     credentials,
     committer,
     async close() {
+      credentials.close();
       await committer.close();
       await lastSeen.close();
     },

@@ -3,7 +3,7 @@
  * multi-row statement, so many small requests do not cost many transactions. A group is flushed
  * when it holds `maxTaps` taps or `maxWaitMs` after its first request arrived; up to `maxInFlight`
  * groups commit at once (pipelining over the pg pool; PGlite has one connection, so 1). Each
- * request awaits its own outcomes, which exist only after COMMIT.
+ * request awaits its own outcomes, which exist only after the commit.
  *
  * Identity is (device, seq). Within a group the first occurrence of a key is its candidate; a later
  * one with the same content is a duplicate, with other content a seq_conflict. Keys that were not
@@ -11,7 +11,6 @@
  * content hash in the same transaction.
  */
 import {
-  appendOutbox,
   findTapKeyHashes,
   insertQuarantinedTaps,
   insertTapGroup,
@@ -68,7 +67,12 @@ export const SEQ_CONFLICT_MESSAGE = 'seq was already used by this device for a d
 
 const keyOf = (t: { deviceId: string; seq: number }) => `${t.deviceId}\u0000${t.seq}`;
 
-/** Writes one group in one transaction; returns each request's outcomes. */
+/**
+ * Writes one group; returns each request's outcomes. The taps, their ingest batch, its outbox entry
+ * and the validation rejects are one statement (one atomic transaction, one round trip: under load
+ * the round trips, not the rows, dominate). Keys that were not new are then classified by their
+ * stored hash; seq conflicts are quarantined before anyone is answered.
+ */
 export async function commitGroup(db: Database, reqs: GroupRequest[]): Promise<TapOutcome[][]> {
   const candidates: PendingTap[] = [];
   const candidateByKey = new Map<string, PendingTap>();
@@ -81,34 +85,39 @@ export async function commitGroup(db: Database, reqs: GroupRequest[]): Promise<T
       }
     }
   }
-  return db.transaction().execute(async (trx) => {
-    const { batchId, inserted } = await insertTapGroup(trx, candidates);
-    const insertedKeys = new Set(inserted.map((r) => keyOf({ deviceId: r.device_id, seq: r.seq })));
-    // The hash each key is stored with: ours when we inserted it, else the one already there.
-    const storedHash = new Map<string, string>();
-    const missing: PendingTap[] = [];
-    for (const c of candidates) {
-      const k = keyOf(c);
-      if (insertedKeys.has(k)) storedHash.set(k, c.contentHash.toString('hex'));
-      else missing.push(c);
-    }
-    if (missing.length) {
-      for (const row of await findTapKeyHashes(trx, missing)) storedHash.set(keyOf({ deviceId: row.device_id, seq: row.seq }), row.content_hash);
-    }
-    const quarantine: QuarantineRow[] = reqs.flatMap((r) => r.quarantine);
-    const outcomes = reqs.map((r) =>
-      r.taps.map((t): TapOutcome => {
-        const k = keyOf(t);
-        if (candidateByKey.get(k) === t && insertedKeys.has(k)) return 'accepted';
-        if (storedHash.get(k) === t.contentHash.toString('hex')) return 'duplicate';
-        quarantine.push({ deviceId: t.deviceId, seq: t.seq, receivedAt: t.receivedAt, code: 'seq_conflict', message: SEQ_CONFLICT_MESSAGE, payload: t.quarantinePayload() });
-        return 'seq_conflict';
-      }),
-    );
-    await insertQuarantinedTaps(trx, quarantine);
-    if (batchId !== null) await appendOutbox(trx, { topic: 'taps', payload: { batchId } });
-    return outcomes;
-  });
+  const { inserted } = await insertTapGroup(
+    db,
+    candidates,
+    reqs.flatMap((r) => r.quarantine),
+  );
+  const insertedKeys = new Set(inserted.map((r) => keyOf({ deviceId: r.device_id, seq: r.seq })));
+  // The hash each key is stored with: ours when we inserted it, else the one already there
+  // (committed by an earlier request, or by a concurrent group this statement waited for).
+  const storedHash = new Map<string, string>();
+  const missing: PendingTap[] = [];
+  for (const c of candidates) {
+    const k = keyOf(c);
+    if (insertedKeys.has(k)) storedHash.set(k, c.contentHash.toString('hex'));
+    else missing.push(c);
+  }
+  let hasShadows = candidates.length < reqs.reduce((n, r) => n + r.taps.length, 0);
+  if (missing.length) {
+    hasShadows = true;
+    for (const row of await findTapKeyHashes(db, missing)) storedHash.set(keyOf({ deviceId: row.device_id, seq: row.seq }), row.content_hash);
+  }
+  if (!hasShadows) return reqs.map((r) => r.taps.map((): TapOutcome => 'accepted'));
+  const conflicts: QuarantineRow[] = [];
+  const outcomes = reqs.map((r) =>
+    r.taps.map((t): TapOutcome => {
+      const k = keyOf(t);
+      if (candidateByKey.get(k) === t && insertedKeys.has(k)) return 'accepted';
+      if (storedHash.get(k) === t.contentHash.toString('hex')) return 'duplicate';
+      conflicts.push({ deviceId: t.deviceId, seq: t.seq, receivedAt: t.receivedAt, code: 'seq_conflict', message: SEQ_CONFLICT_MESSAGE, payload: t.quarantinePayload() });
+      return 'seq_conflict';
+    }),
+  );
+  await insertQuarantinedTaps(db, conflicts);
+  return outcomes;
 }
 
 export function createGroupCommitter(options: GroupCommitOptions): GroupCommitter {

@@ -68,6 +68,21 @@ export async function findDeviceCredentials(db: Db, deviceId: string): Promise<D
   };
 }
 
+/** Credentials of many devices at once (the ingest cache's periodic refresh). */
+export async function findDevicesCredentials(db: Db, deviceIds: string[]): Promise<DeviceCredentialsRow[]> {
+  if (deviceIds.length === 0) return [];
+  const rows = await db
+    .selectFrom('devices')
+    .select(['device_id', 'vehicle_id', 'status', 'secret_ciphertext', 'previous_secret_ciphertext', 'previous_valid_until'])
+    .where('device_id', '=', sql<string>`ANY(${deviceIds}::text[])`)
+    .execute();
+  return rows.map((row) => ({
+    ...row,
+    secret_ciphertext: Buffer.from(row.secret_ciphertext),
+    previous_secret_ciphertext: row.previous_secret_ciphertext ? Buffer.from(row.previous_secret_ciphertext) : null,
+  }));
+}
+
 /** Revokes a device at `at`; false when unknown or already revoked. */
 export async function revokeDevice(db: Db, deviceId: string, at: Date): Promise<boolean> {
   const rows = await db

@@ -35,12 +35,15 @@ export interface TapGroupResult {
 const hex = (b: Buffer | null) => (b ? b.toString('hex') : null);
 
 /**
- * Stores a group of taps in one statement: keys first (ON CONFLICT DO NOTHING, in key order so
- * concurrent groups lock in the same order), then one ingest batch and the taps of the keys that
- * were new. Run it inside the transaction that also appends the outbox entry.
+ * Stores a group of taps in ONE statement, hence one atomic transaction and one round trip: keys
+ * first (ON CONFLICT DO NOTHING, in key order so concurrent groups lock in the same order), then
+ * one ingest batch and the taps of the keys that were new, the batch's outbox entry
+ * (`{topic: 'taps', payload: {batchId}}`, the OutboxEntry contract of outbox.repository.ts), and
+ * the quarantined taps given. Nothing is written for an empty batch.
  */
-export async function insertTapGroup(db: Db, rows: TapInsertRow[]): Promise<TapGroupResult> {
-  if (rows.length === 0) return { batchId: null, inserted: [] };
+export async function insertTapGroup(db: Db, rows: TapInsertRow[], quarantine: QuarantineRow[] = []): Promise<TapGroupResult> {
+  if (rows.length === 0 && quarantine.length === 0) return { batchId: null, inserted: [] };
+  const q = quarantineColumns(quarantine);
   // Arrays of text travel the same way on pg and PGlite; bytea goes as hex.
   const col = <T>(f: (r: TapInsertRow) => T) => rows.map(f);
   const { rows: out } = await sql<{ device_id: string; seq: number; tap_id: number; batch_id: number | null }>`
@@ -74,6 +77,15 @@ export async function insertTapGroup(db: Db, rows: TapInsertRow[]): Promise<TapG
       SELECT k.tap_id, i.device_id, i.seq, i.tapped_at, i.received_at, b.batch_id, i.vehicle_id, i.route_id, i.stop_id,
              i.media_type, i.media_kind, i.media_key, decode(i.media_ciphertext, 'hex')
       FROM keys k JOIN input i ON i.device_id = k.device_id AND i.seq = k.seq CROSS JOIN batch b
+    ),
+    announced AS (
+      INSERT INTO outbox (topic, payload) SELECT 'taps', jsonb_build_object('batchId', batch_id) FROM batch
+    ),
+    quarantined AS (
+      INSERT INTO quarantined_taps (device_id, seq, received_at, code, message, payload)
+      SELECT device_id, seq, received_at, code, message, payload::jsonb
+      FROM unnest(${q.deviceId}::text[], ${q.seq}::int8[], ${q.receivedAt}::timestamptz[], ${q.code}::text[], ${q.message}::text[], ${q.payload}::text[])
+        AS q(device_id, seq, received_at, code, message, payload)
     )
     SELECT k.device_id, k.seq, k.tap_id, (SELECT batch_id FROM batch) AS batch_id FROM keys k`.execute(db);
   return {
@@ -106,14 +118,23 @@ export interface QuarantineRow {
   payload: unknown;
 }
 
+function quarantineColumns(rows: QuarantineRow[]) {
+  return {
+    deviceId: rows.map((r) => r.deviceId),
+    seq: rows.map((r) => (r.seq === null ? null : String(r.seq))),
+    receivedAt: rows.map((r) => r.receivedAt.toISOString()),
+    code: rows.map((r) => r.code),
+    message: rows.map((r) => r.message),
+    payload: rows.map((r) => JSON.stringify(r.payload ?? null)),
+  };
+}
+
 export async function insertQuarantinedTaps(db: Db, rows: QuarantineRow[]): Promise<void> {
   if (rows.length === 0) return;
+  const q = quarantineColumns(rows);
   await sql`
     INSERT INTO quarantined_taps (device_id, seq, received_at, code, message, payload)
     SELECT device_id, seq, received_at, code, message, payload::jsonb
-    FROM unnest(
-      ${rows.map((r) => r.deviceId)}::text[], ${rows.map((r) => (r.seq === null ? null : String(r.seq)))}::int8[],
-      ${rows.map((r) => r.receivedAt.toISOString())}::timestamptz[], ${rows.map((r) => r.code)}::text[],
-      ${rows.map((r) => r.message)}::text[], ${rows.map((r) => JSON.stringify(r.payload ?? null))}::text[]
-    ) AS q(device_id, seq, received_at, code, message, payload)`.execute(db);
+    FROM unnest(${q.deviceId}::text[], ${q.seq}::int8[], ${q.receivedAt}::timestamptz[], ${q.code}::text[], ${q.message}::text[], ${q.payload}::text[])
+      AS q(device_id, seq, received_at, code, message, payload)`.execute(db);
 }
