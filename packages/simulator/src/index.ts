@@ -12,3 +12,5 @@ export * from './traffic.generator';
 export type * from './traffic.model';
 export * from './uplink';
 export * from './wire';
+export * from './http.driver';
+export * from './verify';

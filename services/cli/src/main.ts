@@ -9,6 +9,8 @@ import { registerImport } from './commands/import.command';
 import { registerRoute } from './commands/route.command';
 import { registerVehicleCommands } from './commands/vehicle.command';
 import { registerClient } from './commands/client.command';
+import { registerSimulate } from './commands/simulate.command';
+import { registerVerify } from './commands/verify.command';
 import { exitWithError } from './context';
 
 const program = new Command('ridetally')
@@ -22,6 +24,8 @@ registerImport(program);
 registerRoute(program);
 registerVehicleCommands(program);
 registerClient(program);
+registerSimulate(program);
+registerVerify(program);
 
 try {
   await program.parseAsync(process.argv);
