@@ -371,6 +371,14 @@ export interface SubsidyBudgetsTable {
   set_at: Generated<Timestamp>;
 }
 
+/** R14 judgement per tap (migration 20260104000000_aggregation). */
+export interface TapBoardingsTable {
+  tap_id: Int8;
+  tapped_at: Timestamp;
+  route_id: string;
+  boarding: boolean;
+}
+
 export interface DB {
   routes: RoutesTable;
   vehicles: VehiclesTable;
@@ -404,4 +412,5 @@ export interface DB {
   volume_targets: VolumeTargetsTable;
   operator_assessments: OperatorAssessmentsTable;
   subsidy_budgets: SubsidyBudgetsTable;
+  tap_boardings: TapBoardingsTable;
 }

@@ -10,3 +10,7 @@ export * from './awards';
 export * from './scoring';
 export * from './subsidy';
 export * from './snapshot-hash';
+export * from './eligibility';
+export * from './counting';
+export * from './volume';
+export * from './anomalies';

@@ -9,6 +9,8 @@ import { registerImport } from './commands/import.command';
 import { registerRoute } from './commands/route.command';
 import { registerVehicleCommands } from './commands/vehicle.command';
 import { registerClient } from './commands/client.command';
+import { registerRecompute } from './commands/recompute.command';
+import { registerCounts } from './commands/counts.command';
 import { registerSimulate } from './commands/simulate.command';
 import { registerVerify } from './commands/verify.command';
 import { exitWithError } from './context';
@@ -19,6 +21,8 @@ const program = new Command('ridetally')
   .exitOverride();
 
 registerMigrate(program);
+registerRecompute(program);
+registerCounts(program);
 registerDevice(program);
 registerImport(program);
 registerRoute(program);

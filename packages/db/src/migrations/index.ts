@@ -1,7 +1,9 @@
 import type { Migration } from 'kysely';
 import * as schema from './20260101000000_schema';
+import * as aggregation from './20260104000000_aggregation';
 
 /** Every migration, by name. Names sort in application order (YYYYMMDDHHmmss_what). */
 export const migrations: Record<string, Migration> = {
   '20260101000000_schema': schema,
+  '20260104000000_aggregation': aggregation,
 };

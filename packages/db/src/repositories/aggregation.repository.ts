@@ -1,0 +1,272 @@
+/**
+ * What the aggregator reads and writes to re-derive a person's rides (R1-R6): taps by person over
+ * time windows (R1 through media_bindings), the facts that judge rides, stored ride starts, and the
+ * replacement of a stretch of rides. Set-based: every function takes many persons at once.
+ * Instants travel as epoch milliseconds; ±Infinity stands for an unbounded end.
+ */
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { DB } from '../types';
+
+type Db = Kysely<DB> | Transaction<DB>;
+
+/** A timestamptz literal for an epoch-ms bound (±Infinity → ±infinity). */
+export function toPgInstant(ms: number): string {
+  if (ms === Infinity) return 'infinity';
+  if (ms === -Infinity) return '-infinity';
+  return new Date(ms).toISOString();
+}
+
+export interface PersonRange {
+  personId: string;
+  fromMs: number;
+  toMs: number;
+}
+
+export interface LoadedPersonTap {
+  personId: string;
+  tapId: number;
+  at: number;
+  vehicleId: string;
+  routeId: string;
+}
+
+/** Persons whose media tapped in a batch (R1 at each tap's time), with the span of their taps. */
+export async function findBatchPersonRanges(db: Db, batchId: number): Promise<PersonRange[]> {
+  const { rows } = await sql<{ person_id: string; from_ms: number; to_ms: number }>`
+    SELECT b.person_id,
+           (extract(epoch FROM min(t.tapped_at)) * 1000)::float8 AS from_ms,
+           (extract(epoch FROM max(t.tapped_at)) * 1000)::float8 AS to_ms
+    FROM taps t
+    JOIN media_bindings b ON b.media_type = t.media_type AND b.media_key = t.media_key AND b.valid @> t.tapped_at
+    WHERE t.batch_id = ${batchId}
+    GROUP BY b.person_id`.execute(db);
+  return rows.map((r) => ({ personId: r.person_id, fromMs: r.from_ms, toMs: r.to_ms }));
+}
+
+/** Serialises work on the same persons across workers (hashed buckets, taken in order: no deadlock). */
+export async function lockPersonBuckets(db: Db, personIds: readonly string[]): Promise<void> {
+  if (personIds.length === 0) return;
+  await sql`
+    SELECT pg_advisory_xact_lock(74120, s.b)
+    FROM (SELECT DISTINCT hashtext(p) & 1023 AS b FROM unnest(${personIds}::text[]) p ORDER BY 1) s`.execute(db);
+}
+
+/** Each person's taps in [from, to) (R1), ordered by person, time, tap id. */
+export async function findPersonsTapsInRanges(db: Db, ranges: readonly PersonRange[]): Promise<LoadedPersonTap[]> {
+  if (ranges.length === 0) return [];
+  const { rows } = await sql<{ person_id: string; tap_id: number; at: number; vehicle_id: string; route_id: string }>`
+    SELECT r.person_id, t.tap_id, (extract(epoch FROM t.tapped_at) * 1000)::float8 AS at, t.vehicle_id, t.route_id
+    FROM unnest(${ranges.map((r) => r.personId)}::uuid[], ${ranges.map((r) => toPgInstant(r.fromMs))}::timestamptz[],
+                ${ranges.map((r) => toPgInstant(r.toMs))}::timestamptz[]) AS r(person_id, lo, hi)
+    JOIN media_bindings b ON b.person_id = r.person_id AND b.valid && tstzrange(r.lo, r.hi)
+    JOIN taps t ON t.media_type = b.media_type AND t.media_key = b.media_key
+     AND t.tapped_at >= greatest(lower(b.valid), r.lo)
+     AND t.tapped_at < least(coalesce(upper(b.valid), 'infinity'::timestamptz), r.hi)
+    ORDER BY r.person_id, t.tapped_at, t.tap_id`.execute(db);
+  return rows.map((r) => ({ personId: r.person_id, tapId: r.tap_id, at: r.at, vehicleId: r.vehicle_id, routeId: r.route_id }));
+}
+
+/** First tap ids of the stored rides of each person in [from, to). */
+export async function findStoredRideStarts(db: Db, ranges: readonly PersonRange[]): Promise<{ personId: string; firstTapId: number }[]> {
+  if (ranges.length === 0) return [];
+  const { rows } = await sql<{ person_id: string; first_tap_id: number }>`
+    SELECT x.person_id, x.first_tap_id
+    FROM unnest(${ranges.map((r) => r.personId)}::uuid[], ${ranges.map((r) => toPgInstant(r.fromMs))}::timestamptz[],
+                ${ranges.map((r) => toPgInstant(r.toMs))}::timestamptz[]) AS r(person_id, lo, hi)
+    JOIN rides x ON x.person_id = r.person_id AND x.tapped_at >= r.lo AND x.tapped_at < r.hi`.execute(db);
+  return rows.map((r) => ({ personId: r.person_id, firstTapId: r.first_tap_id }));
+}
+
+export interface EmploymentFactRow {
+  personId: string;
+  fromDate: string;
+  toDateExclusive: string | null;
+  employerType: 'agency' | 'institution' | 'soe' | 'other';
+  employerCityArea: boolean;
+}
+
+/** In-service intervals (R2) of the persons, with their employers' type and city-area flag. */
+export async function findEmploymentFacts(db: Db, personIds: readonly string[]): Promise<EmploymentFactRow[]> {
+  if (personIds.length === 0) return [];
+  const { rows } = await sql<{ person_id: string; from_date: string | null; to_date: string | null; type: EmploymentFactRow['employerType']; city_area: boolean }>`
+    SELECT e.person_id, lower(e.in_service) AS from_date, upper(e.in_service) AS to_date, r.type, r.city_area
+    FROM employments e JOIN employers r ON r.code = e.employer_code
+    WHERE e.person_id = ANY(${personIds}::uuid[])`.execute(db);
+  return rows.map((r) => ({
+    personId: r.person_id,
+    fromDate: r.from_date ?? '0000-01-01',
+    toDateExclusive: r.to_date,
+    employerType: r.type,
+    employerCityArea: r.city_area,
+  }));
+}
+
+export interface ExclusionFactRow {
+  personId: string;
+  period: string;
+  tapId: number | null;
+}
+
+/** Office exclusions in force (not revoked) for the persons. */
+export async function findExclusionFacts(db: Db, personIds: readonly string[]): Promise<ExclusionFactRow[]> {
+  if (personIds.length === 0) return [];
+  const rows = await db
+    .selectFrom('exclusions')
+    .select(['person_id', 'period', 'tap_id'])
+    .where('person_id', 'in', personIds)
+    .where('revoked_at', 'is', null)
+    .execute();
+  return rows.map((r) => ({ personId: r.person_id, period: r.period, tapId: r.tap_id }));
+}
+
+export interface RatingFactRow {
+  ratingId: number;
+  personId: string;
+  tapId: number;
+  ratedAtMs: number;
+}
+
+/** Ratings naming any of the taps. */
+export async function findRatingsOfTaps(db: Db, tapIds: readonly number[]): Promise<RatingFactRow[]> {
+  if (tapIds.length === 0) return [];
+  const { rows } = await sql<{ rating_id: number; person_id: string; tap_id: number; rated_ms: number }>`
+    SELECT rating_id, person_id, tap_id, (extract(epoch FROM rated_at) * 1000)::float8 AS rated_ms
+    FROM ratings WHERE tap_id = ANY(${tapIds}::bigint[])`.execute(db);
+  return rows.map((r) => ({ ratingId: r.rating_id, personId: r.person_id, tapId: r.tap_id, ratedAtMs: r.rated_ms }));
+}
+
+export interface RatingRefRow {
+  ratingId: number;
+  personId: string;
+  tapId: number;
+  tapAtMs: number | null;
+}
+
+/** A rating with the time of the tap it names (null when that tap is unknown). */
+export async function findRatingRef(db: Db, ratingId: number): Promise<RatingRefRow | undefined> {
+  const { rows } = await sql<{ rating_id: number; person_id: string; tap_id: number; at: number | null }>`
+    SELECT r.rating_id, r.person_id, r.tap_id, (extract(epoch FROM k.tapped_at) * 1000)::float8 AS at
+    FROM ratings r LEFT JOIN tap_keys k ON k.tap_id = r.tap_id
+    WHERE r.rating_id = ${ratingId}`.execute(db);
+  const r = rows[0];
+  return r && { ratingId: r.rating_id, personId: r.person_id, tapId: r.tap_id, tapAtMs: r.at };
+}
+
+/** Route ids flagged city-area (R3). */
+export async function findCityRouteIds(db: Db): Promise<string[]> {
+  const rows = await db.selectFrom('routes').select('route_id').where('is_city', '=', true).execute();
+  return rows.map((r) => r.route_id);
+}
+
+/** Rules stored per programme year (programme_years → rules_versions). */
+export async function findProgrammeRules(db: Db): Promise<{ year: number; version: string; rules: unknown }[]> {
+  const rows = await db
+    .selectFrom('programme_years as y')
+    .innerJoin('rules_versions as v', 'v.version', 'y.rules_version')
+    .select(['y.year', 'v.version', 'v.rules'])
+    .execute();
+  return rows.map((r) => ({ year: r.year, version: r.version, rules: r.rules }));
+}
+
+/** Persons with an employment at the employer (any time). */
+export async function findEmployerPersonIds(db: Db, code: string): Promise<string[]> {
+  const rows = await db.selectFrom('employments').select('person_id').distinct().where('employer_code', '=', code).execute();
+  return rows.map((r) => r.person_id);
+}
+
+/** Persons with a stored ride whose first tap is on the route. */
+export async function findRoutePersonIds(db: Db, routeId: string): Promise<string[]> {
+  const rows = await db.selectFrom('rides').select('person_id').distinct().where('route_id', '=', routeId).execute();
+  return rows.map((r) => r.person_id);
+}
+
+/** Persons with a binding overlapping [from, to), a stored ride in it, or a count row of one of the periods. */
+export async function findPersonsActiveIn(db: Db, fromMs: number, toMs: number, periods: readonly string[]): Promise<string[]> {
+  const { rows } = await sql<{ person_id: string }>`
+    SELECT person_id FROM media_bindings WHERE valid && tstzrange(${toPgInstant(fromMs)}::timestamptz, ${toPgInstant(toMs)}::timestamptz)
+    UNION
+    SELECT person_id FROM rides WHERE tapped_at >= ${toPgInstant(fromMs)}::timestamptz AND tapped_at < ${toPgInstant(toMs)}::timestamptz
+    UNION
+    SELECT person_id FROM person_period_counts WHERE period = ANY(${periods}::text[])
+    ORDER BY 1`.execute(db);
+  return rows.map((r) => r.person_id);
+}
+
+export interface RideRow {
+  personId: string;
+  firstTapId: number;
+  atMs: number;
+  vehicleId: string;
+  routeId: string;
+  tapIds: number[];
+  quarter: string;
+  eligible: boolean;
+  rated: boolean;
+  counted: boolean;
+  excluded: boolean;
+  rulesVersion: string;
+}
+
+/** A stretch of one person's rides to replace: (tapped_at, first_tap_id) in [lower, upper); undefined = unbounded. */
+export interface RideStretch {
+  personId: string;
+  lower: { atMs: number; tapId: number } | undefined;
+  upper: { atMs: number; tapId: number } | undefined;
+}
+
+/**
+ * Replaces the stored rides in each stretch by `rides`. Returns the (person, quarter) pairs whose
+ * rides changed (deleted or written), for the counts.
+ */
+export async function replaceRideStretches(db: Db, stretches: readonly RideStretch[], rides: readonly RideRow[]): Promise<{ personId: string; quarter: string }[]> {
+  const touched = new Map<string, { personId: string; quarter: string }>();
+  if (stretches.length > 0) {
+    const { rows } = await sql<{ person_id: string; quarter: string }>`
+      DELETE FROM rides x
+      USING unnest(${stretches.map((s) => s.personId)}::uuid[],
+                   ${stretches.map((s) => toPgInstant(s.lower?.atMs ?? -Infinity))}::timestamptz[], ${stretches.map((s) => s.lower?.tapId ?? 0)}::bigint[],
+                   ${stretches.map((s) => toPgInstant(s.upper?.atMs ?? Infinity))}::timestamptz[], ${stretches.map((s) => s.upper?.tapId ?? 0)}::bigint[])
+            AS s(person_id, lo_at, lo_id, hi_at, hi_id)
+      WHERE x.person_id = s.person_id
+        AND (x.tapped_at, x.first_tap_id) >= (s.lo_at, s.lo_id)
+        AND (x.tapped_at, x.first_tap_id) < (s.hi_at, s.hi_id)
+      RETURNING x.person_id, x.quarter`.execute(db);
+    for (const r of rows) touched.set(`${r.person_id}|${r.quarter}`, { personId: r.person_id, quarter: r.quarter });
+  }
+  for (let i = 0; i < rides.length; i += 5000) {
+    const chunk = rides.slice(i, i + 5000);
+    await sql`
+      INSERT INTO rides (person_id, first_tap_id, tapped_at, vehicle_id, route_id, tap_ids, quarter, eligible, rated, counted, excluded, rules_version)
+      SELECT person_id, first_tap_id, tapped_at, vehicle_id, route_id, tap_ids::bigint[], quarter, eligible, rated, counted, excluded, rules_version
+      FROM unnest(${chunk.map((r) => r.personId)}::uuid[], ${chunk.map((r) => r.firstTapId)}::bigint[],
+                  ${chunk.map((r) => new Date(r.atMs).toISOString())}::timestamptz[], ${chunk.map((r) => r.vehicleId)}::text[],
+                  ${chunk.map((r) => r.routeId)}::text[], ${chunk.map((r) => `{${r.tapIds.join(',')}}`)}::text[],
+                  ${chunk.map((r) => r.quarter)}::text[], ${chunk.map((r) => r.eligible)}::bool[], ${chunk.map((r) => r.rated)}::bool[],
+                  ${chunk.map((r) => r.counted)}::bool[], ${chunk.map((r) => r.excluded)}::bool[], ${chunk.map((r) => r.rulesVersion)}::text[])
+        AS v(person_id, first_tap_id, tapped_at, vehicle_id, route_id, tap_ids, quarter, eligible, rated, counted, excluded, rules_version)
+      ON CONFLICT (person_id, first_tap_id) DO UPDATE SET
+        tapped_at = excluded.tapped_at, vehicle_id = excluded.vehicle_id, route_id = excluded.route_id, tap_ids = excluded.tap_ids,
+        quarter = excluded.quarter, eligible = excluded.eligible, rated = excluded.rated, counted = excluded.counted,
+        excluded = excluded.excluded, rules_version = excluded.rules_version`.execute(db);
+    for (const r of chunk) touched.set(`${r.personId}|${r.quarter}`, { personId: r.personId, quarter: r.quarter });
+  }
+  return [...touched.values()];
+}
+
+/** Stored rides of the persons with first tap in [from, to), for `recompute --check`. */
+export async function findStoredRides(db: Db, personIds: readonly string[], fromMs: number, toMs: number): Promise<RideRow[]> {
+  if (personIds.length === 0) return [];
+  const { rows } = await sql<{
+    person_id: string; first_tap_id: number; at: number; vehicle_id: string; route_id: string; tap_ids: number[];
+    quarter: string; eligible: boolean; rated: boolean; counted: boolean; excluded: boolean; rules_version: string;
+  }>`
+    SELECT person_id, first_tap_id, (extract(epoch FROM tapped_at) * 1000)::float8 AS at, vehicle_id, route_id, tap_ids,
+           quarter, eligible, rated, counted, excluded, rules_version
+    FROM rides WHERE person_id = ANY(${personIds}::uuid[])
+      AND tapped_at >= ${toPgInstant(fromMs)}::timestamptz AND tapped_at < ${toPgInstant(toMs)}::timestamptz`.execute(db);
+  return rows.map((r) => ({
+    personId: r.person_id, firstTapId: r.first_tap_id, atMs: r.at, vehicleId: r.vehicle_id, routeId: r.route_id,
+    tapIds: r.tap_ids.map(Number), quarter: r.quarter, eligible: r.eligible, rated: r.rated, counted: r.counted,
+    excluded: r.excluded, rulesVersion: r.rules_version,
+  }));
+}

@@ -1,0 +1,152 @@
+/**
+ * R14 passenger volume: per-tap judgements (tap_boardings) and their sums per Shanghai day and
+ * route (volume_daily). The incremental path changes both together by exact deltas; the recompute
+ * rebuilds the day sums from the judgements.
+ */
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { DB } from '../types';
+import { toPgInstant } from './aggregation.repository';
+
+type Db = Kysely<DB> | Transaction<DB>;
+
+export interface VolumeKeyRange {
+  mediaType: string;
+  mediaKey: string;
+  vehicleId: string;
+  fromMs: number;
+  toMs: number;
+}
+
+export interface LoadedVolumeTap {
+  /** Index of the range in the request. */
+  idx: number;
+  tapId: number;
+  at: number;
+  routeId: string;
+  /** The stored judgement; null when the tap has not been counted yet. */
+  stored: boolean | null;
+}
+
+/** The (medium, vehicle) keys of a batch with the span of their taps. */
+export async function findBatchVolumeRanges(db: Db, batchId: number): Promise<VolumeKeyRange[]> {
+  const { rows } = await sql<{ media_type: string; media_key: string; vehicle_id: string; from_ms: number; to_ms: number }>`
+    SELECT media_type, media_key, vehicle_id,
+           (extract(epoch FROM min(tapped_at)) * 1000)::float8 AS from_ms, (extract(epoch FROM max(tapped_at)) * 1000)::float8 AS to_ms
+    FROM taps WHERE batch_id = ${batchId}
+    GROUP BY media_type, media_key, vehicle_id`.execute(db);
+  return rows.map((r) => ({ mediaType: r.media_type, mediaKey: r.media_key, vehicleId: r.vehicle_id, fromMs: r.from_ms, toMs: r.to_ms }));
+}
+
+/** The (medium, vehicle) keys with taps in [from, to). */
+export async function findVolumeKeysIn(db: Db, fromMs: number, toMs: number): Promise<VolumeKeyRange[]> {
+  const { rows } = await sql<{ media_type: string; media_key: string; vehicle_id: string }>`
+    SELECT DISTINCT media_type, media_key, vehicle_id FROM taps
+    WHERE tapped_at >= ${toPgInstant(fromMs)}::timestamptz AND tapped_at < ${toPgInstant(toMs)}::timestamptz`.execute(db);
+  return rows.map((r) => ({ mediaType: r.media_type, mediaKey: r.media_key, vehicleId: r.vehicle_id, fromMs, toMs: toMs - 1 }));
+}
+
+/** Serialises volume work on the same keys (hashed buckets, in order, after the person buckets). */
+export async function lockVolumeBuckets(db: Db, keys: readonly string[]): Promise<void> {
+  if (keys.length === 0) return;
+  await sql`
+    SELECT pg_advisory_xact_lock(74121, s.b)
+    FROM (SELECT DISTINCT hashtext(k) & 1023 AS b FROM unnest(${keys}::text[]) k ORDER BY 1) s`.execute(db);
+}
+
+/** Each key's taps in [from, to) with their stored judgement, ordered by range, time, tap id. */
+export async function findVolumeTapsInRanges(db: Db, ranges: readonly VolumeKeyRange[]): Promise<LoadedVolumeTap[]> {
+  if (ranges.length === 0) return [];
+  const { rows } = await sql<{ idx: number; tap_id: number; at: number; route_id: string; boarding: boolean | null }>`
+    SELECT r.idx::int AS idx, t.tap_id, (extract(epoch FROM t.tapped_at) * 1000)::float8 AS at, t.route_id, b.boarding
+    FROM unnest(${ranges.map((r) => r.mediaType)}::text[], ${ranges.map((r) => r.mediaKey)}::text[], ${ranges.map((r) => r.vehicleId)}::text[],
+                ${ranges.map((r) => toPgInstant(r.fromMs))}::timestamptz[], ${ranges.map((r) => toPgInstant(r.toMs))}::timestamptz[])
+         WITH ORDINALITY AS r(media_type, media_key, vehicle_id, lo, hi, idx)
+    JOIN taps t ON t.media_type = r.media_type AND t.media_key = r.media_key AND t.tapped_at >= r.lo AND t.tapped_at < r.hi
+               AND t.vehicle_id = r.vehicle_id
+    LEFT JOIN tap_boardings b ON b.tap_id = t.tap_id
+    ORDER BY r.idx, t.tapped_at, t.tap_id`.execute(db);
+  return rows.map((r) => ({ idx: r.idx - 1, tapId: r.tap_id, at: r.at, routeId: r.route_id, stored: r.boarding }));
+}
+
+export interface BoardingChange {
+  tapId: number;
+  atMs: number;
+  routeId: string;
+  /** Shanghai date of the tap. */
+  serviceDate: string;
+  boarding: boolean;
+  previous: boolean | null;
+}
+
+/** Writes changed judgements and applies their exact deltas to volume_daily. */
+export async function applyBoardingChanges(db: Db, changes: readonly BoardingChange[]): Promise<void> {
+  const changed = changes.filter((c) => c.previous !== c.boarding);
+  if (changed.length === 0) return;
+  const deltas = new Map<string, { date: string; route: string; boardings: number; taps: number }>();
+  for (const c of changed) {
+    const k = `${c.serviceDate}|${c.routeId}`;
+    const d = deltas.get(k) ?? { date: c.serviceDate, route: c.routeId, boardings: 0, taps: 0 };
+    d.boardings += (c.boarding ? 1 : 0) - (c.previous ? 1 : 0);
+    if (c.previous === null) d.taps += 1;
+    deltas.set(k, d);
+  }
+  for (let i = 0; i < changed.length; i += 10000) {
+    const chunk = changed.slice(i, i + 10000);
+    await sql`
+      INSERT INTO tap_boardings (tap_id, tapped_at, route_id, boarding)
+      SELECT * FROM unnest(${chunk.map((c) => c.tapId)}::bigint[], ${chunk.map((c) => new Date(c.atMs).toISOString())}::timestamptz[],
+                           ${chunk.map((c) => c.routeId)}::text[], ${chunk.map((c) => c.boarding)}::bool[])
+      ON CONFLICT (tap_id) DO UPDATE SET boarding = excluded.boarding`.execute(db);
+  }
+  const list = [...deltas.values()].filter((d) => d.boardings !== 0 || d.taps !== 0).sort((a, b) => (a.date + a.route < b.date + b.route ? -1 : 1));
+  if (list.length === 0) return;
+  await sql`
+    INSERT INTO volume_daily AS v (service_date, route_id, boardings, taps)
+    SELECT * FROM unnest(${list.map((d) => d.date)}::date[], ${list.map((d) => d.route)}::text[], ${list.map((d) => d.boardings)}::int[], ${list.map((d) => d.taps)}::int[])
+    ON CONFLICT (service_date, route_id) DO UPDATE SET
+      boardings = v.boardings + excluded.boardings, taps = v.taps + excluded.taps, updated_at = now()`.execute(db);
+}
+
+export interface VolumeDailyRow {
+  serviceDate: string;
+  routeId: string;
+  boardings: number;
+  taps: number;
+}
+
+/** volume_daily rows for Shanghai dates in [fromDate, toDate). */
+export async function findVolumeDaily(db: Db, fromDate: string, toDate: string): Promise<VolumeDailyRow[]> {
+  const rows = await db
+    .selectFrom('volume_daily')
+    .select(['service_date', 'route_id', 'boardings', 'taps'])
+    .where('service_date', '>=', fromDate)
+    .where('service_date', '<', toDate)
+    .orderBy('service_date')
+    .orderBy('route_id')
+    .execute();
+  return rows.map((r) => ({ serviceDate: r.service_date, routeId: r.route_id, boardings: r.boardings, taps: r.taps }));
+}
+
+/** Day sums computed from the stored judgements for Shanghai dates in [fromDate, toDate). */
+export async function sumBoardingsByDay(db: Db, fromDate: string, toDate: string): Promise<VolumeDailyRow[]> {
+  const { rows } = await sql<{ service_date: string; route_id: string; boardings: number; taps: number }>`
+    SELECT (tapped_at AT TIME ZONE 'Asia/Shanghai')::date AS service_date, route_id,
+           count(*) FILTER (WHERE boarding)::int AS boardings, count(*)::int AS taps
+    FROM tap_boardings
+    WHERE tapped_at >= (${fromDate}::date::timestamp AT TIME ZONE 'Asia/Shanghai')
+      AND tapped_at < (${toDate}::date::timestamp AT TIME ZONE 'Asia/Shanghai')
+    GROUP BY 1, 2 ORDER BY 1, 2`.execute(db);
+  return rows.map((r) => ({ serviceDate: r.service_date, routeId: r.route_id, boardings: r.boardings, taps: r.taps }));
+}
+
+/** Replaces volume_daily for Shanghai dates in [fromDate, toDate) by the sums of the stored judgements. */
+export async function rebuildVolumeDaily(db: Db, fromDate: string, toDate: string): Promise<void> {
+  await sql`DELETE FROM volume_daily WHERE service_date >= ${fromDate}::date AND service_date < ${toDate}::date`.execute(db);
+  await sql`
+    INSERT INTO volume_daily (service_date, route_id, boardings, taps)
+    SELECT (tapped_at AT TIME ZONE 'Asia/Shanghai')::date, route_id, count(*) FILTER (WHERE boarding)::int, count(*)::int
+    FROM tap_boardings
+    WHERE tapped_at >= (${fromDate}::date::timestamp AT TIME ZONE 'Asia/Shanghai')
+      AND tapped_at < (${toDate}::date::timestamp AT TIME ZONE 'Asia/Shanghai')
+    GROUP BY 1, 2`.execute(db);
+}
