@@ -14,7 +14,7 @@
  */
 
 /**
- * @typedef {{ tapIds: string[], tappedAt: string, rated: boolean, rateBy: string }} Ride
+ * @typedef {{ tapIds: Array<string | number>, tappedAt: string, rated: boolean, rateBy: string }} Ride
  * One ride of `GET /v1/persons/{personId}/rides` (fields the mix uses).
  */
 
@@ -49,7 +49,7 @@ export var STAFF_MIX = {
   /** Staff API paths (services/reward). */
   signInPath: '/api/auth/login',
   rankingsPath: '/api/rankings',
-  exportPath: '/api/exports/rankings',
+  exportPath: '/api/rankings/export',
   p99Ms: 500,
   exportP99Ms: 5000,
   signInP99Ms: 2000,

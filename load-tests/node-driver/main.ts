@@ -1,5 +1,5 @@
 /**
- * `pnpm bench:load [rider-app|staff|all] [--watch label=pid ...] [--json <file>]`
+ * `pnpm bench:load [rider-app|staff|all] [--local] [--watch label=pid ...] [--json <file>]`
  *
  * Sends the k6 rider-app and staff mixes (load-tests/rider-app.js, staff.js; parameters in
  * load-tests/mixes.js) from Node, for machines without k6, and prints per-request latency, the
@@ -9,6 +9,11 @@
  * PERSONS_FILE, STAFF_USER, STAFF_PASSWORD_FILE; mix parameters by ENV_NAMES, optionally prefixed
  * RIDER_ / STAFF_. WATCH="ingest=1234,reward=5678" (or --watch) names the processes to sample.
  * Exits 1 when a threshold fails.
+ *
+ * --local: start a throw-away stack on this machine first (local-stack.ts: a fresh database on
+ * LOAD_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres; LOCAL_PERSONS persons (2000)
+ * with a month of taps (LOCAL_FROM..LOCAL_TO, 2022-09-01..2022-09-30) through LOCAL_DEVICES (8)
+ * validators), run against it, watch its processes, and remove it.
  */
 import { writeFileSync } from 'node:fs';
 import {
@@ -20,12 +25,14 @@ import {
   staffMixFromEnv,
   type MixResult,
 } from './mix-runners';
+import { startLocalStack } from './local-stack';
 import { formatReport } from './report';
 import { watchProcesses, type ProcessUsage, type WatchedProcess } from './stats';
 
 export interface DriverRun {
   startedAt: string;
   node: string;
+  notes: string[];
   results: { result: MixResult; processes: ProcessUsage[] }[];
 }
 
@@ -46,7 +53,7 @@ export async function runDriver(
   env: NodeJS.ProcessEnv,
   watched: readonly WatchedProcess[],
 ): Promise<DriverRun> {
-  const run: DriverRun = { startedAt: new Date().toISOString(), node: process.version, results: [] };
+  const run: DriverRun = { startedAt: new Date().toISOString(), node: process.version, notes: [], results: [] };
   const self: WatchedProcess = { label: 'load driver (this process)', pid: process.pid };
   if (which === 'rider-app' || which === 'all') {
     const inputs = riderAppInputsFromEnv(env);
@@ -67,17 +74,50 @@ async function main(argv: string[]): Promise<number> {
   let which: 'rider-app' | 'staff' | 'all' = 'all';
   const watchArgs: string[] = process.env.WATCH ? [process.env.WATCH] : [];
   let jsonOut: string | undefined;
+  let local = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === 'rider-app' || a === 'staff' || a === 'all') which = a;
     else if (a === '--watch') watchArgs.push(argv[++i] ?? '');
     else if (a === '--json') jsonOut = argv[++i];
-    else throw new Error(`unknown argument "${a}" (usage: pnpm bench:load [rider-app|staff|all] [--watch label=pid] [--json file])`);
+    else if (a === '--local') local = true;
+    else throw new Error(`unknown argument "${a}" (usage: pnpm bench:load [rider-app|staff|all] [--local] [--watch label=pid] [--json file])`);
   }
-  const run = await runDriver(which, process.env, parseWatch(watchArgs));
-  process.stdout.write(formatReport(run));
-  if (jsonOut) writeFileSync(jsonOut, JSON.stringify(run, null, 2) + '\n');
-  return run.results.every(({ result }) => result.thresholds.every((t) => t.passed)) ? 0 : 1;
+  let watched = parseWatch(watchArgs);
+  let env = process.env;
+  const notes: string[] = [];
+  const stack = local
+    ? await startLocalStack({
+        adminUrl: process.env.LOAD_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+        persons: Number(process.env.LOCAL_PERSONS ?? 2000),
+        devices: Number(process.env.LOCAL_DEVICES ?? 8),
+        from: process.env.LOCAL_FROM ?? '2022-09-01',
+        to: process.env.LOCAL_TO ?? '2022-09-30',
+        log: (line) => process.stderr.write(`bench:load: ${line}\n`),
+      })
+    : undefined;
+  try {
+    if (stack) {
+      // The stack's values first; anything set in the environment (rates, durations) still wins.
+      env = { ...stack.env, ...process.env };
+      watched = [...watched, ...stack.processes];
+      notes.push(
+        `local stack: ${stack.seeded.persons} persons registered and ${stack.seeded.taps} taps posted through tap-ingest before the run (${stack.seeded.tapsPerSecond.toFixed(0)} taps/s while seeding, not a benchmark)`,
+      );
+      if (stack.staffProblem) {
+        notes.push(`staff mix not run: ${stack.staffProblem}`);
+        if (which === 'staff') throw new Error(`staff mix not available: ${stack.staffProblem}`);
+        if (which === 'all') which = 'rider-app';
+      }
+    }
+    const run = await runDriver(which, env, watched);
+    run.notes.push(...notes);
+    process.stdout.write(formatReport(run));
+    if (jsonOut) writeFileSync(jsonOut, JSON.stringify(run, null, 2) + '\n');
+    return run.results.every(({ result }) => result.thresholds.every((t) => t.passed)) ? 0 : 1;
+  } finally {
+    await stack?.close();
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -4,7 +4,7 @@ import type { DriverRun } from './main';
 const f = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : '—');
 
 export function formatReport(run: DriverRun): string {
-  const out: string[] = [`Load driver run ${run.startedAt} (Node ${run.node})`, ''];
+  const out: string[] = [`Load driver run ${run.startedAt} (Node ${run.node})`, '', ...run.notes.map((n) => `- ${n}`), ''];
   for (const { result, processes } of run.results) {
     const a = result.arrival;
     out.push(
