@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment -- HTTP bodies are asserted by value */
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-argument -- HTTP bodies are asserted by value */
 /**
  * The whole endpoint × role matrix, generated from the same ENDPOINTS table the router uses; login
  * lock-out; the audit chain detecting an edited and a deleted row; the OpenAPI document.
