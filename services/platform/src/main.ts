@@ -30,7 +30,13 @@ if (embedded) {
   if (applied.length) logger.info({ applied }, 'embedded database migrated');
 }
 const registry = createMetricsRegistry('platform');
-const platform = createPlatform({ db: handle.db, keyring, logger, registry });
+const platform = await createPlatform({
+  db: handle.db,
+  keyring,
+  logger,
+  registry,
+  jobs: env.REDIS_URL ? { redisUrl: env.REDIS_URL, prefix: 'ridetally' } : 'in-process',
+});
 
 const seedDemo = firstStart && env.SEED_DEMO && !args.has('--no-demo');
 if (seedDemo) logger.info('new data folder: the demo city will be seeded');
@@ -38,7 +44,17 @@ if (seedDemo) logger.info('new data folder: the demo city will be seeded');
 const server: Server = platform.app.listen(env.PORT, env.HOST, () => {
   const base = `http://localhost:${env.PORT}`;
   logger.info({ port: env.PORT, database: handle.kind, dataDir: embedded ? env.DATA_DIR : undefined }, 'ridetally listening');
-  process.stdout.write(`\nridetally is running: ${base}\n  validator API  POST ${base}/v1/taps\n  rider app API  ${base}/v1/openapi.json\n\n`);
+  process.stdout.write(
+    [
+      '',
+      `ridetally is running: ${base}`,
+      `  staff console   ${base}/console/`,
+      `  validator API   POST ${base}/v1/taps`,
+      `  rider app API   ${base}/v1/openapi.json`,
+      `  staff API       ${base}/api/openapi.json`,
+      '',
+    ].join('\n') + '\n',
+  );
 });
 
 let stopping = false;

@@ -7,6 +7,9 @@ import express, { type Express } from 'express';
 import { pingDatabase, type Database } from '@ridetally/db';
 import { errorHandler, notFound, requestContext, securityHeaders } from '@ridetally/http';
 import type { Keyring } from '@ridetally/keyring';
+import { startAggregator, type Aggregator } from '@ridetally/aggregator';
+import { createConsoleRouter } from '@ridetally/console';
+import { createRewardRouter } from '@ridetally/reward';
 import { createRiderRouter } from '@ridetally/rider-app';
 import { createIngestRouter, type IngestConfig } from '@ridetally/tap-ingest';
 import type { Logger, Registry } from '@ridetally/telemetry';
@@ -18,15 +21,20 @@ export interface PlatformDeps {
   registry: Registry;
   ingestConfig?: Partial<IngestConfig>;
   now?: () => Date;
+  /** BullMQ on Redis (scaled) or the in-process runner (embedded default). */
+  jobs?: 'in-process' | { redisUrl: string; prefix: string };
+  /** Path of a CJK TrueType font for PDF notices (default: searched). */
+  cjkFontPath?: string;
 }
 
 export interface Platform {
   app: Express;
+  aggregator: Aggregator;
   /** Flushes and stops everything the platform started (not the database). */
   close(): Promise<void>;
 }
 
-export function createPlatform(deps: PlatformDeps): Platform {
+export async function createPlatform(deps: PlatformDeps): Promise<Platform> {
   const now = deps.now ?? (() => new Date());
   const app = express();
   app.disable('x-powered-by');
@@ -56,14 +64,25 @@ export function createPlatform(deps: PlatformDeps): Platform {
   });
   app.use(ingest.router);
   app.use(createRiderRouter({ db: deps.db, keyring: deps.keyring, logger: deps.logger, now }));
+  app.use(createRewardRouter({ db: deps.db, keyring: deps.keyring, logger: deps.logger, clock: now, cjkFontPath: deps.cjkFontPath }));
+  app.use(createConsoleRouter());
 
   app.use(notFound());
   app.use(errorHandler());
 
+  const aggregator: Aggregator = await startAggregator({
+    db: deps.db,
+    mode: deps.jobs ?? 'in-process',
+    logger: deps.logger,
+    registry: deps.registry,
+  });
+
   return {
     app,
+    aggregator,
     async close() {
       await ingest.close();
+      await aggregator.close();
     },
   };
 }
