@@ -3,8 +3,8 @@
  * console must work without internet). Only types are imported from the npm package.
  */
 import type * as Echarts from 'echarts';
-import type { DashboardSummary } from './endpoints.js';
-import { formatNumber } from './format.js';
+import type { VolumeReport } from './endpoints.js';
+import { formatNumber, shanghaiToday } from './format.js';
 import { t } from './i18n.js';
 
 declare global {
@@ -19,16 +19,18 @@ window.addEventListener('resize', () => {
 });
 
 /** Monthly boardings as bars, the cumulative total as a line, and the annual target as a marked line. */
-export function drawVolumeChart(el: HTMLElement, s: DashboardSummary): void {
+export function drawVolumeChart(el: HTMLElement, v: VolumeReport): void {
   const echarts = window.echarts;
   if (!echarts) {
     el.textContent = t('dashboard.chartUnavailable');
     return;
   }
   for (const c of charts) if (!c.getDom().isConnected) { c.dispose(); charts.delete(c); }
-  const months = Array.from({ length: 12 }, (_, i) => `${s.year.year}-${String(i + 1).padStart(2, '0')}`);
-  const byMonth = new Map(s.monthly.map((m) => [m.month, m.boardings]));
-  const monthly = months.map((m) => byMonth.get(m) ?? null);
+  const months = Array.from({ length: 12 }, (_, i) => `${v.year}-${String(i + 1).padStart(2, '0')}`);
+  const byMonth = new Map(v.monthly.map((m) => [m.month, m.boardings]));
+  // months still to come are gaps, not zeros
+  const current = shanghaiToday().date.slice(0, 7);
+  const monthly = months.map((m) => (m <= current ? (byMonth.get(m) ?? 0) : null));
   let run = 0;
   const cumulative = monthly.map((v) => {
     if (v === null) return null;
@@ -46,14 +48,15 @@ export function drawVolumeChart(el: HTMLElement, s: DashboardSummary): void {
     grid: { left: 16, right: 16, bottom: 8, top: 40, containLabel: true },
     xAxis: { type: 'category', data: months.map((m) => m.slice(5)) },
     yAxis: [
-      { type: 'value', name: t('dashboard.series.monthly'), axisLabel },
+      { type: 'value', name: t('dashboard.series.monthly'), axisLabel, minInterval: 1 },
       {
         type: 'value',
         name: t('dashboard.series.cumulative'),
         axisLabel,
+        minInterval: 1,
         splitLine: { show: false },
         // keep the target line in view even early in the year
-        max: (v: { max: number }) => niceCeil(Math.max(v.max, (s.year.target ?? 0) * 1.05)),
+        max: (ext: { max: number }) => niceCeil(Math.max(ext.max, (v.target ?? 0) * 1.05)),
       },
     ],
     series: [
@@ -64,8 +67,8 @@ export function drawVolumeChart(el: HTMLElement, s: DashboardSummary): void {
         yAxisIndex: 1,
         data: cumulative,
         itemStyle: { color: '#d4380d' },
-        markLine: s.year.target
-          ? { symbol: 'none', label: { position: 'insideStartTop', formatter: t('dashboard.series.target', { n: formatNumber(s.year.target) }) }, lineStyle: { type: 'dashed', color: '#389e0d' }, data: [{ yAxis: s.year.target }] }
+        markLine: v.target
+          ? { symbol: 'none', label: { position: 'insideStartTop', formatter: t('dashboard.series.target', { n: formatNumber(v.target) }) }, lineStyle: { type: 'dashed', color: '#389e0d' }, data: [{ yAxis: v.target }] }
           : undefined,
       },
     ],

@@ -8,12 +8,26 @@ export type SnapshotKind = 'quarterly' | 'annual';
 export type TiePolicy = 'shared' | 'first-reached';
 export type SnapshotStatus = 'draft' | 'submitted' | 'returned' | 'approved' | 'in_notice' | 'final' | 'paid' | 'superseded';
 
+/**
+ * GET /api/console/dashboard (services/reward/src/routes/console-dashboard.routes.ts): today's and
+ * this month's boardings on all routes (R14), and ingest health.
+ */
 export interface DashboardSummary {
   today: { date: string; boardings: number };
   month: { month: string; boardings: number };
-  year: { year: number; boardings: number; target: number | null; completionPercent: number | null };
-  monthly: { month: string; boardings: number }[];
-  ingest: { tapsPerSecond: number; tapsLastHour: number; rejectedToday: number; activeDevices: number; silentDevices: number };
+  ingest: { tapsLastHour: number; tapsPerSecond: number; rejectedToday: number; activeDevices: number; silentDevices: number };
+}
+
+/** GET /api/assessment/:year/volume: city-area boardings against the target (R14-R16). */
+export interface VolumeReport {
+  year: number;
+  target: number | null;
+  targetSource: string;
+  boardings: number;
+  completionPercent: number | null;
+  volumeScore: number | null;
+  explanation: string;
+  monthly: { month: string; boardings: number; target: number | null; completionPercent: number | null }[];
 }
 
 export interface RankingRow {
@@ -123,6 +137,7 @@ export interface SnapshotDetail extends SnapshotSummary {
   transitions?: Transition[];
 }
 
+/** GET /api/anomalies (R13). */
 export interface Anomaly {
   id: number;
   kind: string;
@@ -138,12 +153,28 @@ export interface Anomaly {
 export const ASSESSMENT_ITEMS = ['safety', 'service', 'operations', 'public_response', 'social_responsibility'] as const;
 export type AssessmentItem = (typeof ASSESSMENT_ITEMS)[number];
 
+/** GET /api/assessment/:year/score (R16-R17). */
 export interface OperatorScore {
   year: number;
-  volume: { boardings: number; target: number; completionPercent: number; points: number; explanation: string };
-  items: { item: AssessmentItem; max: number; score: number | null; note?: string | null }[];
+  rulesVersion: string;
+  volume: { boardings: number; target: number; completionPercent: number | null };
+  items: { item: string; score: number; max: number | null; explanation: string }[];
+  sum: number;
   total: number;
-  subsidy?: { adjustmentCny: number; explanation: string; linkedBaseCny?: number; cityShareCny?: number; districtShareCny?: number } | null;
+  complete: boolean;
+  explanation: string;
+  subsidy: {
+    score: number;
+    band: 'bonus' | 'full' | 'deduction';
+    linkedBaseCny: number;
+    wholePoints: number;
+    adjustmentCny: number;
+    settledCny: number;
+    cityCny: number;
+    districtCny: number;
+    explanations: string[];
+  } | null;
+  subsidyExplanation: string | null;
 }
 
 export interface Employer {
@@ -151,7 +182,6 @@ export interface Employer {
   name: string;
   type: string;
   cityArea: boolean;
-  employees?: number;
 }
 
 export interface RouteRow {
@@ -175,6 +205,7 @@ export interface AuditEntry {
   action: string;
   subject: string | null;
   reason: string | null;
+  details?: unknown;
 }
 
 type List<T> = T[] | { items: T[]; total?: number } | { rows: T[]; total?: number };
@@ -185,42 +216,43 @@ export function items<T>(list: List<T>): T[] {
   return 'items' in list ? list.items : list.rows;
 }
 
+const enc = encodeURIComponent;
+
 export const endpoints = {
   dashboard: () => api.get<DashboardSummary>('/api/console/dashboard'),
-  rankings: (q: { period: string; tiePolicy?: TiePolicy; employer?: string; limit?: number }) => api.get<Ranking>('/api/rankings', q),
+  volume: (year: number) => api.get<VolumeReport>(`/api/assessment/${year}/volume`),
+  rankings: (q: { period: string; tiePolicy?: TiePolicy; limit?: number }) => api.get<Ranking>('/api/rankings', q),
   snapshots: (q: { kind?: string; period?: string; status?: string } = {}) => api.get<List<SnapshotSummary>>('/api/snapshots', q).then(items),
   generateSnapshot: (body: { period: string; tiePolicy: TiePolicy }) => api.post<SnapshotSummary>('/api/snapshots', body),
-  snapshot: (id: string) => api.get<SnapshotDetail>(`/api/snapshots/${encodeURIComponent(id)}`),
-  snapshotRows: (id: string, q: { offset?: number; limit?: number; q?: string } = {}) =>
-    api.get<List<SnapshotRow>>(`/api/snapshots/${encodeURIComponent(id)}/rows`, q),
-  drift: (id: string) => api.get<Drift>(`/api/snapshots/${encodeURIComponent(id)}/drift`),
+  snapshot: (id: string) => api.get<SnapshotDetail>(`/api/snapshots/${enc(id)}`),
+  drift: (id: string) => api.get<Drift>(`/api/snapshots/${enc(id)}/drift`),
   transition: (id: string, action: 'submit' | 'return' | 'approve' | 'publish' | 'finalize', body: { reason?: string } = {}) =>
-    api.post<SnapshotDetail>(`/api/snapshots/${encodeURIComponent(id)}/${action}`, body),
-  objections: (id: string) => api.get<List<Objection>>(`/api/snapshots/${encodeURIComponent(id)}/objections`).then(items),
-  payments: (id: string) => api.get<List<Payment>>(`/api/snapshots/${encodeURIComponent(id)}/payments`).then(items),
-  recordObjection: (id: string, body: { text: string; personId?: string }) => api.post<Objection>(`/api/snapshots/${encodeURIComponent(id)}/objections`, body),
-  resolveObjection: (id: string, objectionId: number, body: { resolution: string }) =>
-    api.post<Objection>(`/api/snapshots/${encodeURIComponent(id)}/objections/${objectionId}/resolve`, body),
+    api.post<SnapshotSummary>(`/api/snapshots/${enc(id)}/${action}`, body),
+  exclude: (id: string, body: { personId: string; reason: string }) =>
+    api.post<{ exclusionId: number; newVersion: SnapshotSummary | null; correctionPending: boolean }>(`/api/snapshots/${enc(id)}/exclusions`, body),
+  objections: (id: string) => api.get<List<Objection>>(`/api/snapshots/${enc(id)}/objections`).then(items),
+  recordObjection: (id: string, body: { text: string; personId?: string }) => api.post<Objection>(`/api/snapshots/${enc(id)}/objections`, body),
+  resolveObjection: (objectionId: number, body: { resolution: string }) => api.post<Objection>(`/api/objections/${objectionId}/resolve`, body),
+  payments: (id: string) => api.get<List<Payment>>(`/api/snapshots/${enc(id)}/payments`).then(items),
   recordPayment: (id: string, body: { personId: string; amountCny: number; reference?: string; paidAt?: string }) =>
-    api.post<unknown>(`/api/snapshots/${encodeURIComponent(id)}/payments`, body),
+    api.post<{ unpaidRemaining: number; status: string }>(`/api/snapshots/${enc(id)}/payments`, body),
   anomalies: (q: { status?: string; kind?: string; period?: string } = {}) => api.get<List<Anomaly>>('/api/anomalies', q).then(items),
-  excludeAnomaly: (id: number, body: { reason: string }) => api.post<unknown>(`/api/anomalies/${id}/exclude`, body),
   dismissAnomaly: (id: number, body: { reason: string }) => api.post<unknown>(`/api/anomalies/${id}/dismiss`, body),
-  operatorScore: (year: number) => api.get<OperatorScore>(`/api/operator/score/${year}`),
-  saveAssessment: (year: number, body: { items: { item: AssessmentItem; score: number; note?: string }[] }) =>
-    api.put<OperatorScore>(`/api/operator/assessment/${year}`, body),
-  employers: (q: { q?: string } = {}) => api.get<List<Employer>>('/api/console/registry/employers', q).then(items),
+  operatorScore: (year: number) => api.get<OperatorScore>(`/api/assessment/${year}/score`),
+  enterItem: (year: number, item: AssessmentItem, body: { score: number; note?: string | null }) => api.put<unknown>(`/api/assessment/${year}/items/${item}`, body),
+  setTarget: (year: number, body: { target: number; reason?: string }) => api.put<unknown>(`/api/assessment/${year}/target`, body),
+  setBudget: (year: number, body: { operatingSubsidyCny: number; preProgrammeSubsidyCny: number; reason?: string }) => api.put<unknown>(`/api/assessment/${year}/budget`, body),
+  employers: () => api.get<List<Employer>>('/api/console/registry/employers').then(items),
   routes: () => api.get<List<RouteRow>>('/api/console/registry/routes').then(items),
   devices: () => api.get<List<Device>>('/api/console/registry/devices').then(items),
-  audit: (q: { actor?: string; action?: string; from?: string; to?: string; subject?: string; limit?: number }) =>
-    api.get<List<AuditEntry>>('/api/audit', q).then(items),
+  audit: (q: { afterId?: number; limit?: number; subject?: string }) => api.get<List<AuditEntry>>('/api/audit', q).then(items),
 };
 
 /** Download URLs (fetched with the session by `download()`). */
 export const exportUrls = {
-  rankings: (period: string, format: 'csv' | 'xlsx') => withQuery('/api/exports/rankings', { period, format }),
-  snapshot: (id: string, format: 'csv' | 'xlsx') => withQuery(`/api/exports/snapshots/${encodeURIComponent(id)}`, { format }),
-  notice: (id: string, format: 'html' | 'pdf') => withQuery(`/api/exports/snapshots/${encodeURIComponent(id)}/notice`, { format }),
-  payments: (id: string, format: 'csv' | 'xlsx') => withQuery(`/api/exports/snapshots/${encodeURIComponent(id)}/payments`, { format }),
-  tides: (from: string, to: string) => withQuery('/api/exports/tides', { from, to }),
+  rankings: (period: string, format: 'csv' | 'xlsx', tiePolicy: TiePolicy = 'shared') => withQuery('/api/rankings/export', { period, format, tiePolicy }),
+  snapshot: (id: string, format: 'csv' | 'xlsx') => withQuery(`/api/snapshots/${enc(id)}/export`, { format }),
+  notice: (id: string, format: 'html' | 'pdf') => `/api/snapshots/${enc(id)}/notice.${format}`,
+  payments: (id: string, format: 'csv' | 'xlsx') => withQuery(`/api/snapshots/${enc(id)}/payment-list`, { format }),
+  tides: (from: string, to: string) => withQuery('/api/exports/tides/fare-transactions', { from, to }),
 };

@@ -16,8 +16,11 @@ export interface StaffUser {
 }
 
 const ALL: readonly Role[] = ROLES;
+/** The reward service's LIST_READERS and SCORE_READERS (services/reward/src/roles.ts). */
+const LIST_READERS: readonly Role[] = ['operator', 'office', 'eco_bureau', 'auditor'];
+const SCORE_READERS: readonly Role[] = ['assessor', 'office', 'operator', 'eco_bureau', 'auditor'];
 
-/** Action → roles that may perform it (SPEC §1, R11, R13, R16). */
+/** Action → roles that may perform it, as the reward service's endpoint table grants them. */
 export const PERMISSIONS = {
   'snapshot.generate': ['operator'],
   'snapshot.submit': ['operator'],
@@ -27,18 +30,23 @@ export const PERMISSIONS = {
   'snapshot.objection': ['office'],
   'snapshot.resolve': ['office'],
   'snapshot.finalise': ['office'],
+  'snapshot.exclude': ['office'],
   'snapshot.payment': ['eco_bureau'],
-  'anomaly.exclude': ['office'],
+  'snapshot.payments.read': ['eco_bureau', 'office', 'auditor'],
   'assessment.enter': ['assessor'],
+  'assessment.target': ['office'],
+  'export.rankings': ['operator', 'office', 'auditor'],
+  'export.snapshot': LIST_READERS,
   'export.payments': ['eco_bureau'],
+  'export.tides': ['operator', 'auditor'],
   'page.dashboard': ALL,
-  'page.rankings': ALL,
-  'page.snapshots': ALL,
+  'page.rankings': LIST_READERS,
+  'page.snapshots': LIST_READERS,
   'page.anomalies': ['office', 'operator', 'auditor', 'admin'],
-  'page.assessment': ['assessor', 'office', 'auditor', 'admin'],
+  'page.assessment': SCORE_READERS,
   'page.registry': ALL,
   'page.audit': ['auditor', 'admin'],
-  'page.exports': ALL,
+  'page.exports': [...new Set([...LIST_READERS, 'auditor', 'operator'] as Role[])],
 } as const satisfies Record<string, readonly Role[]>;
 
 export type Permission = keyof typeof PERMISSIONS;
@@ -60,22 +68,24 @@ export function can(permission: Permission, user: StaffUser | null = current): b
 }
 
 interface LoginResponse {
-  token?: string;
-  user: StaffUser;
+  token: string;
+  expiresAt: string;
+  roles: Role[];
 }
 
 export async function signIn(username: string, password: string): Promise<StaffUser> {
   const res = await api.post<LoginResponse>('/api/auth/login', { username, password });
-  setToken(res.token ?? null);
-  current = res.user;
-  return res.user;
+  setToken(res.token);
+  // ask who we are: the server's spelling of the username and the roles of this session
+  current = (await restoreSession()) ?? { username, roles: res.roles };
+  return current;
 }
 
 /** Restores the session after a reload; null when there is none. */
 export async function restoreSession(): Promise<StaffUser | null> {
   try {
-    const res = await api.get<{ user: StaffUser } | StaffUser>('/api/auth/me');
-    current = 'user' in res ? res.user : res;
+    const me = await api.get<{ userId: string; username: string; roles: string[] }>('/api/auth/me');
+    current = { userId: me.userId, username: me.username, roles: me.roles.filter((r): r is Role => (ROLES as readonly string[]).includes(r)) };
     return current;
   } catch {
     current = null;

@@ -5,6 +5,7 @@ import { formatDateTime } from '../format.js';
 import { t, type MessageKey } from '../i18n.js';
 import type { PageContext } from '../page.js';
 import { can } from '../session.js';
+import { CORRECTABLE } from './snapshot-detail.page.js';
 
 const KINDS = ['rides_per_day', 'two_vehicles', 'rating_without_ride', 'late_rating_forward'] as const;
 
@@ -25,15 +26,33 @@ export async function renderAnomalies({ main, query, navigate }: PageContext): P
   const apply = (): void => navigate(`#/anomalies?status=${statusSel.value}&kind=${kindSel.value}`);
   statusSel.addEventListener('change', apply);
   kindSel.addEventListener('change', apply);
-  const mayReview = can('anomaly.exclude');
+  const mayReview = can('snapshot.exclude');
 
+  /**
+   * R13: an exclusion is made against the current list of the anomaly's period (the reward service
+   * then freezes a new version without the person); a dismissal only closes the flag.
+   */
   const review = async (a: Anomaly, what: 'exclude' | 'dismiss'): Promise<void> => {
     const v = await askForm(what === 'exclude' ? 'anomaly.excludeTitle' : 'anomaly.dismissTitle', [{ name: 'reason', labelKey: 'workflow.reason', type: 'textarea' }], what === 'exclude' ? 'anomaly.exclude' : 'anomaly.dismiss');
     if (!v) return;
     try {
-      if (what === 'exclude') await endpoints.excludeAnomaly(a.id, { reason: v.reason ?? '' });
-      else await endpoints.dismissAnomaly(a.id, { reason: v.reason ?? '' });
-      notify(t(what === 'exclude' ? 'anomaly.excluded' : 'anomaly.dismissed'));
+      if (what === 'exclude') {
+        const period = a.period ?? '';
+        const current = (await endpoints.snapshots({ period })).find((s) => CORRECTABLE.includes(s.status));
+        if (!current || !a.personId) {
+          notify(t('anomaly.noList', { period }), 'error');
+          return;
+        }
+        const r = await endpoints.exclude(current.snapshotId, { personId: a.personId, reason: v.reason ?? '' });
+        notify(r.newVersion ? t('anomaly.excludedVersion', { version: r.newVersion.version }) : t('anomaly.excluded'));
+        if (r.newVersion) {
+          navigate(`#/snapshots/${r.newVersion.snapshotId}`);
+          return;
+        }
+      } else {
+        await endpoints.dismissAnomaly(a.id, { reason: v.reason ?? '' });
+        notify(t('anomaly.dismissed'));
+      }
       navigate(`#/anomalies?status=${statusSel.value}&kind=${kindSel.value}`);
     } catch (err) {
       notify(describeError(err), 'error');
@@ -58,7 +77,7 @@ export async function renderAnomalies({ main, query, navigate }: PageContext): P
           ? [{
               key: 'common.actions' as const,
               cell: (a: Anomaly) =>
-                a.status === 'open'
+                a.status === 'open' && a.personId
                   ? h('div', { class: 'actions inline' },
                       h('button', { type: 'button', class: 'small', 'data-testid': `exclude-${a.id}`, onclick: () => void review(a, 'exclude') }, t('anomaly.exclude')),
                       h('button', { type: 'button', class: 'small secondary', onclick: () => void review(a, 'dismiss') }, t('anomaly.dismiss')))

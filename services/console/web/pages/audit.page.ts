@@ -1,22 +1,64 @@
 import { endpoints, type AuditEntry } from '../endpoints.js';
 import { field, h, mount, table } from '../dom.js';
-import { formatDateTime } from '../format.js';
+import { describeError } from '../errors.js';
+import { formatDate, formatDateTime, formatNumber } from '../format.js';
 import { t } from '../i18n.js';
 import type { PageContext } from '../page.js';
 
-const FILTERS = ['actor', 'action', 'subject', 'from', 'to'] as const;
+const FILTERS = ['subject', 'actor', 'action', 'from', 'to'] as const;
+type Filter = (typeof FILTERS)[number];
+const PAGE = 500;
 
+/**
+ * The audit log in its own order (it is a hash chain). The subject filter is the server's; actor,
+ * action and the Shanghai date range narrow the fetched entries here. "Load more" continues after
+ * the last id.
+ */
 export async function renderAudit({ main, query, navigate }: PageContext): Promise<void> {
-  const values = Object.fromEntries(FILTERS.map((f) => [f, query.get(f) ?? ''])) as Record<(typeof FILTERS)[number], string>;
+  const values = Object.fromEntries(FILTERS.map((f) => [f, query.get(f) ?? ''])) as Record<Filter, string>;
   const inputs = FILTERS.map((f) => h('input', { name: f, type: f === 'from' || f === 'to' ? 'date' : 'text', value: values[f], 'data-testid': `audit-${f}` }));
-  const list = await endpoints.audit({
-    actor: values.actor || undefined,
-    action: values.action || undefined,
-    subject: values.subject || undefined,
-    from: values.from || undefined,
-    to: values.to || undefined,
-    limit: 200,
-  });
+  const matches = (a: AuditEntry): boolean => {
+    const day = formatDate(a.at);
+    return (
+      (!values.actor || a.actor.toLowerCase().includes(values.actor.toLowerCase())) &&
+      (!values.action || a.action.toLowerCase().includes(values.action.toLowerCase())) &&
+      (!values.from || day >= values.from) &&
+      (!values.to || day <= values.to)
+    );
+  };
+  const fetched: AuditEntry[] = [];
+  const tableBox = h('div');
+  const status = h('p', { class: 'muted', role: 'status' });
+  const more = h('button', { type: 'button', class: 'secondary', 'data-testid': 'audit-more' }, t('audit.more'));
+
+  const loadPage = async (): Promise<void> => {
+    more.disabled = true;
+    try {
+      const afterId = fetched.at(-1)?.id;
+      const page = await endpoints.audit({ limit: PAGE, ...(afterId !== undefined ? { afterId } : {}), ...(values.subject ? { subject: values.subject } : {}) });
+      fetched.push(...page);
+      const shown = fetched.filter(matches);
+      status.textContent = t('audit.count', { shown: formatNumber(shown.length), fetched: formatNumber(fetched.length) });
+      mount(
+        tableBox,
+        table<AuditEntry>('nav.audit', [
+          { key: 'audit.id', cell: (a) => formatNumber(a.id), numeric: true },
+          { key: 'col.at', cell: (a) => formatDateTime(a.at) },
+          { key: 'col.actor', cell: (a) => a.actor },
+          { key: 'audit.action', cell: (a) => h('code', {}, a.action) },
+          { key: 'audit.subject', cell: (a) => a.subject ?? '' },
+          { key: 'workflow.reason', cell: (a) => a.reason ?? '' },
+        ], shown, { testId: 'audit-table' }),
+      );
+      more.hidden = page.length < PAGE;
+    } catch (err) {
+      mount(tableBox, h('p', { role: 'alert', class: 'error-text' }, describeError(err)));
+    } finally {
+      more.disabled = false;
+    }
+  };
+  more.addEventListener('click', () => void loadPage());
+
   mount(
     main,
     h('h1', {}, t('nav.audit')),
@@ -32,15 +74,12 @@ export async function renderAudit({ main, query, navigate }: PageContext): Promi
           navigate(`#/audit?${p.toString()}`);
         },
       },
-      inputs.map((i) => field(`audit.${i.name}` as Parameters<typeof field>[0], i)),
+      inputs.map((i) => field(`audit.${i.name as Filter}`, i)),
       h('div', { class: 'actions' }, h('button', { type: 'submit', 'data-testid': 'audit-filter' }, t('common.search'))),
     ),
-    table<AuditEntry>('nav.audit', [
-      { key: 'col.at', cell: (a) => formatDateTime(a.at) },
-      { key: 'col.actor', cell: (a) => a.actor },
-      { key: 'audit.action', cell: (a) => a.action },
-      { key: 'audit.subject', cell: (a) => a.subject ?? '' },
-      { key: 'workflow.reason', cell: (a) => a.reason ?? '' },
-    ], list, { testId: 'audit-table' }),
+    status,
+    tableBox,
+    h('div', { class: 'actions' }, more),
   );
+  await loadPage();
 }

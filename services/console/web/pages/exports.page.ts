@@ -38,7 +38,7 @@ function downloadButton(labelKey: MessageKey, url: () => string, fallbackName: (
 }
 
 export async function renderExports({ main }: PageContext): Promise<void> {
-  const snapshots: SnapshotSummary[] = (await endpoints.snapshots()).filter((s) => s.status !== 'superseded');
+  const snapshots: SnapshotSummary[] = can('export.snapshot') ? (await endpoints.snapshots()).filter((s) => s.status !== 'superseded') : [];
 
   const period = h('select', { name: 'period', id: 'exp-period' }, [...periodChoices('quarter'), ...periodChoices('year')].map((p) => h('option', { value: p }, p)));
   const snap = select('snapshot', snapshots.map((s) => ({ value: s.snapshotId, label: `${s.period} · ${t(`snapshot.kind.${s.kind}`)} · v${s.version} · ${t(`status.${s.status}` as MessageKey)}` })));
@@ -54,7 +54,7 @@ export async function renderExports({ main }: PageContext): Promise<void> {
   mount(
     main,
     h('h1', {}, t('nav.exports')),
-    h(
+    !can('export.rankings') ? null : h(
       'section',
       { class: 'card', 'aria-labelledby': 'exp-rank-h' },
       h('h2', { id: 'exp-rank-h' }, t('exports.rankings')),
@@ -63,7 +63,7 @@ export async function renderExports({ main }: PageContext): Promise<void> {
         downloadButton('exports.csv', () => exportUrls.rankings(period.value, 'csv'), () => `rankings-${period.value}.csv`, 'export-rankings-csv'),
         downloadButton('exports.xlsx', () => exportUrls.rankings(period.value, 'xlsx'), () => `rankings-${period.value}.xlsx`, 'export-rankings-xlsx')),
     ),
-    h(
+    !can('export.snapshot') ? null : h(
       'section',
       { class: 'card', 'aria-labelledby': 'exp-snap-h' },
       h('h2', { id: 'exp-snap-h' }, t('exports.snapshots')),
@@ -80,7 +80,7 @@ export async function renderExports({ main }: PageContext): Promise<void> {
           ]
         : h('p', { class: 'empty' }, t('common.empty')),
     ),
-    h(
+    !can('export.tides') ? null : h(
       'section',
       { class: 'card', 'aria-labelledby': 'exp-tides-h' },
       h('h2', { id: 'exp-tides-h' }, t('exports.tides')),

@@ -21,7 +21,8 @@ export async function renderRegistry({ main, params, query, navigate }: PageCont
   if (tab === 'employers') {
     const q = query.get('q') ?? '';
     const search = h('input', { type: 'search', name: 'q', id: 'emp-q', value: q });
-    const list = await endpoints.employers(q ? { q } : {});
+    const needle = q.toLowerCase();
+    const list = (await endpoints.employers()).filter((e) => !needle || e.code.toLowerCase().includes(needle) || e.name.toLowerCase().includes(needle));
     mount(
       panel,
       h('form', { class: 'filters', onsubmit: (e: Event) => { e.preventDefault(); navigate(`#/registry/employers?q=${encodeURIComponent(search.value.trim())}`); } },

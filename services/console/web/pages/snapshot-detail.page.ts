@@ -26,6 +26,9 @@ function noticeOver(s: SnapshotDetail): boolean {
 
 const PAGE = 100;
 
+/** Statuses in which a list may still be corrected (the reward service's CORRECTABLE). */
+export const CORRECTABLE: readonly string[] = ['draft', 'submitted', 'returned', 'approved', 'in_notice'];
+
 export async function renderSnapshotDetail({ main, params, navigate }: PageContext): Promise<void> {
   const id = params.id ?? '';
   const s = await endpoints.snapshot(id);
@@ -89,7 +92,7 @@ export async function renderSnapshotDetail({ main, params, navigate }: PageConte
 
   mount(
     main,
-    h('p', { class: 'breadcrumb' }, h('a', { href: '#/snapshots' }, t('nav.snapshots')), ' /'),
+    h('p', { class: 'breadcrumb' }, h('a', { href: '#/snapshots' }, t('nav.snapshots'))),
     h('h1', {}, t('snapshot.title', { period: s.period, kind: t(`snapshot.kind.${s.kind}`), version: s.version })),
     h(
       'section',
@@ -149,7 +152,8 @@ export async function renderSnapshotDetail({ main, params, navigate }: PageConte
     .then((d) => mount(driftBox, driftView(d, rows)))
     .catch((err: unknown) => mount(driftBox, h('p', { class: 'error-text' }, describeError(err))));
 
-  showRows(rowsBox, rows, 0, { canPay, showPaid: isPayable, paidBy, snapshotId: id, reload });
+  const canExclude = can('snapshot.exclude') && CORRECTABLE.includes(s.status);
+  showRows(rowsBox, rows, 0, { canPay, showPaid: isPayable, paidBy, snapshotId: id, reload, canExclude, navigate });
 }
 
 function fact(key: MessageKey, value: Node | string, testId?: string): HTMLElement[] {
@@ -180,6 +184,8 @@ function driftView(d: Drift, rows: SnapshotRow[]): HTMLElement {
 
 interface RowOptions {
   canPay: boolean;
+  canExclude: boolean;
+  navigate: (href: string) => void;
   showPaid: boolean;
   paidBy: Map<string, Payment>;
   snapshotId: string;
@@ -208,6 +214,22 @@ function showRows(box: HTMLElement, all: SnapshotRow[], offset: number, o: RowOp
       notify(describeError(err), 'error');
     }
   };
+  const exclude = async (r: SnapshotRow): Promise<void> => {
+    const v = await askForm('anomaly.excludeTitle', [{ name: 'reason', labelKey: 'workflow.reason', type: 'textarea' }], 'anomaly.exclude', t('snapshot.excludeIntro', { name: r.nameMasked, rank: r.rank }));
+    if (!v) return;
+    try {
+      const res = await endpoints.exclude(o.snapshotId, { personId: r.personId, reason: v.reason ?? '' });
+      if (res.newVersion) {
+        notify(t('anomaly.excludedVersion', { version: res.newVersion.version }));
+        o.navigate(`#/snapshots/${res.newVersion.snapshotId}`);
+      } else {
+        notify(t('anomaly.excluded'));
+        o.reload();
+      }
+    } catch (err) {
+      notify(describeError(err), 'error');
+    }
+  };
   mount(
     box,
     table<SnapshotRow>(
@@ -231,6 +253,13 @@ function showRows(box: HTMLElement, all: SnapshotRow[], offset: number, o: RowOp
               },
             }]
           : []),
+        ...(o.canExclude
+          ? [{
+              key: 'common.actions' as const,
+              cell: (r: SnapshotRow) =>
+                h('button', { type: 'button', class: 'small secondary', 'data-testid': `exclude-${r.position}`, 'aria-label': t('snapshot.excludeFor', { rank: r.rank, name: r.nameMasked }), onclick: () => void exclude(r) }, t('anomaly.exclude')),
+            }]
+          : []),
       ],
       rows,
       { testId: 'snapshot-rows' },
@@ -252,7 +281,7 @@ function objectionsSection(id: string, list: Objection[], canResolve: boolean, r
     const v = await askForm('objection.resolveTitle', [{ name: 'resolution', labelKey: 'objection.resolution', type: 'textarea' }], 'objection.resolve');
     if (!v) return;
     try {
-      await endpoints.resolveObjection(id, o.id, { resolution: v.resolution ?? '' });
+      await endpoints.resolveObjection(o.id, { resolution: v.resolution ?? '' });
       reload();
     } catch (err) {
       notify(describeError(err), 'error');
