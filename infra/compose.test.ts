@@ -137,14 +137,22 @@ describe('infra/compose.yaml', () => {
       expect(hc?.test?.length, name).toBeGreaterThan(0);
       expect(hc?.disable, name).not.toBe(true);
     }
-    for (const name of LONG_RUNNING) expect(services[name]!.healthcheck?.test, name).toContain('/readyz');
+    // HTTP services on /readyz (database and Redis answer); the worker serves only /healthz.
+    for (const name of LONG_RUNNING.filter((n) => n !== 'aggregator')) expect(services[name]!.healthcheck?.test, name).toContain('/readyz');
+    expect(services.aggregator!.healthcheck?.test).toContain('/healthz');
+    expect(services.aggregator!.environment?.AGGREGATOR_METRICS_PORT).toBe(services.aggregator!.environment?.PORT);
   });
 
   it('passes only variables the config schema knows, and every secret from the environment', () => {
     const known = new Set([...Object.keys(EnvSchema.shape), 'NODE_OPTIONS']);
+    // The aggregator reads a few variables of its own (services/aggregator/src/main.ts).
+    const aggregatorMain = readFileSync(join(ROOT, 'services/aggregator/src/main.ts'), 'utf8');
     for (const name of APP_SERVICES) {
       const env = services[name]!.environment ?? {};
-      for (const key of Object.keys(env)) expect(known.has(key), `${name}: ${key}`).toBe(true);
+      for (const key of Object.keys(env)) {
+        const ok = known.has(key) || (name === 'aggregator' && key.startsWith('AGGREGATOR_') && aggregatorMain.includes(`${key}:`));
+        expect(ok, `${name}: ${key}`).toBe(true);
+      }
       expect(env.DATABASE_URL, name).toMatch(/^postgres:\/\/ridetally:\$\{POSTGRES_PASSWORD:\?[^}]*\}@postgres:5432\//);
       expect(env.REDIS_URL, name).toMatch(/^redis:\/\/:\$\{REDIS_PASSWORD:\?[^}]*\}@redis:6379$/);
       expect(env.RIDETALLY_MASTER_KEY, name).toMatch(/^\$\{RIDETALLY_MASTER_KEY:\?[^}]*\}$/);

@@ -141,7 +141,10 @@ describe('infra/k8s manifests', () => {
         const where = `${d.metadata?.name}/${c.name}`;
         const portNames = new Set((c.ports ?? []).map((p) => p.name));
         expect(c.livenessProbe?.httpGet?.path, where).toBe('/healthz');
-        expect(c.readinessProbe?.httpGet?.path, where).toBe('/readyz');
+        // HTTP services: ready when their database and Redis answer. The worker has no Service and
+        // no /readyz; its readiness only gates rollouts.
+        const worker = d.spec?.template.metadata?.labels?.['app.kubernetes.io/component'] === 'worker';
+        expect(c.readinessProbe?.httpGet?.path, where).toBe(worker ? '/healthz' : '/readyz');
         for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) {
           const port = probe?.httpGet?.port;
           if (typeof port === 'string') expect(portNames.has(port), `${where} probe port ${port}`).toBe(true);
