@@ -148,12 +148,12 @@ describe('the quarterly review workflow, pressed by the roles that own each step
     await confirmDialog(office, { reason: '赵六的迟到数据尚未计入，请核对后重新提交' });
     await waitForStatus(office, 'returned');
     expect(await office.locator('[data-testid=history]').textContent()).toContain('赵六的迟到数据尚未计入');
-    expect(await workflowButtons(office)).toEqual([]);
+    expect(await workflowButtons(office)).toEqual(['correct']);
     await office.context().close();
 
     const operator = await h.signedIn(h.staff.operator);
     await openSnapshot(operator, quarterId);
-    expect(await workflowButtons(operator)).toEqual(['submit']);
+    expect(await workflowButtons(operator)).toEqual(['correct', 'submit']);
     await operator.click('[data-testid=action-submit]');
     await confirmDialog(operator);
     await waitForStatus(operator, 'submitted');

@@ -228,6 +228,7 @@ export const endpoints = {
   drift: (id: string) => api.get<Drift>(`/api/snapshots/${enc(id)}/drift`),
   transition: (id: string, action: 'submit' | 'return' | 'approve' | 'publish' | 'finalize', body: { reason?: string } = {}) =>
     api.post<SnapshotSummary>(`/api/snapshots/${enc(id)}/${action}`, body),
+  correct: (id: string, body: { reason: string; tiePolicy?: TiePolicy }) => api.post<SnapshotSummary>(`/api/snapshots/${enc(id)}/corrections`, body),
   exclude: (id: string, body: { personId: string; reason: string }) =>
     api.post<{ exclusionId: number; newVersion: SnapshotSummary | null; correctionPending: boolean }>(`/api/snapshots/${enc(id)}/exclusions`, body),
   objections: (id: string) => api.get<List<Objection>>(`/api/snapshots/${enc(id)}/objections`).then(items),

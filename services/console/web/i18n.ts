@@ -171,6 +171,9 @@ const zh = {
   'workflow.reason': '原因',
   'workflow.note': '备注（可选）',
   'workflow.done': '操作已完成',
+  'workflow.correct': '按实时数据生成更正版本',
+  'workflow.correctTitle': '生成更正版本（原版本将被替代）',
+  'workflow.corrected': '已生成第 {version} 版',
   'workflow.finaliseWait': '公示期至 {date} 结束后才能定稿',
 
   'objection.title': '异议',
@@ -464,6 +467,9 @@ const en: Record<MessageKey, string> = {
   'workflow.reason': 'Reason',
   'workflow.note': 'Note (optional)',
   'workflow.done': 'Done',
+  'workflow.correct': 'New version from live counts',
+  'workflow.correctTitle': 'Make a correction (this version is superseded)',
+  'workflow.corrected': 'Version {version} frozen',
   'workflow.finaliseWait': 'Can be finalised after the notice ends on {date}',
 
   'objection.title': 'Objections',

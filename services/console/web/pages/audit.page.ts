@@ -43,10 +43,10 @@ export async function renderAudit({ main, query, navigate }: PageContext): Promi
         tableBox,
         table<AuditEntry>('nav.audit', [
           { key: 'audit.id', cell: (a) => formatNumber(a.id), numeric: true },
-          { key: 'col.at', cell: (a) => formatDateTime(a.at) },
-          { key: 'col.actor', cell: (a) => a.actor },
+          { key: 'col.at', cell: (a) => h('span', { class: 'nowrap' }, formatDateTime(a.at)) },
+          { key: 'col.actor', cell: (a) => actorCell(a.actor) },
           { key: 'audit.action', cell: (a) => h('code', {}, a.action) },
-          { key: 'audit.subject', cell: (a) => a.subject ?? '' },
+          { key: 'audit.subject', cell: (a) => subjectCell(a.subject) },
           { key: 'workflow.reason', cell: (a) => a.reason ?? '' },
         ], shown, { testId: 'audit-table' }),
       );
@@ -82,4 +82,17 @@ export async function renderAudit({ main, query, navigate }: PageContext): Promi
     h('div', { class: 'actions' }, more),
   );
   await loadPage();
+}
+
+/** "name (uuid)" → the name, with the id on hover. */
+function actorCell(actor: string): HTMLElement {
+  const m = /^(.*) \(([0-9a-f-]{36})\)$/.exec(actor);
+  return m ? h('span', { title: m[2] }, m[1]) : h('span', {}, actor);
+}
+
+/** "snapshot:<uuid>" links to the list; other subjects are shown as they are. */
+function subjectCell(subject: string | null): HTMLElement | string {
+  if (!subject) return '';
+  const m = /^snapshot:([0-9a-f-]{36})$/.exec(subject);
+  return m ? h('a', { href: `#/snapshots/${m[1]}`, title: subject }, `snapshot:${m[1]!.slice(0, 8)}`) : subject;
 }

@@ -7,7 +7,7 @@ import type { PageContext } from '../page.js';
 import { can, type Permission } from '../session.js';
 import { statusBadge } from './snapshots.page.js';
 
-type Action = 'submit' | 'return' | 'approve' | 'publish' | 'objection' | 'finalise';
+type Action = 'submit' | 'return' | 'approve' | 'publish' | 'objection' | 'finalise' | 'correct';
 
 /** Which workflow buttons a snapshot in this status offers (R11), and the permission each needs. */
 const ACTIONS: { action: Action; permission: Permission; label: MessageKey; when: (s: SnapshotDetail) => boolean }[] = [
@@ -17,6 +17,8 @@ const ACTIONS: { action: Action; permission: Permission; label: MessageKey; when
   { action: 'publish', permission: 'snapshot.publish', label: 'workflow.publish', when: (s) => s.status === 'approved' },
   { action: 'objection', permission: 'snapshot.objection', label: 'workflow.objection', when: (s) => s.status === 'in_notice' },
   { action: 'finalise', permission: 'snapshot.finalise', label: 'workflow.finalise', when: (s) => s.status === 'in_notice' },
+  // R10: a correction is a new version from live counts; the returned list is the usual case
+  { action: 'correct', permission: 'snapshot.correct', label: 'workflow.correct', when: (s) => s.status === 'returned' },
 ];
 
 /** R11: finalising waits for the day after the notice ends (Shanghai). */
@@ -52,6 +54,13 @@ export async function renderSnapshotDetail({ main, params, navigate }: PageConte
         ], 'workflow.objection');
         if (!v) return;
         await endpoints.recordObjection(id, { text: v.text ?? '', ...(v.personId ? { personId: v.personId } : {}) });
+      } else if (action === 'correct') {
+        const v = await askForm('workflow.correctTitle', [{ name: 'reason', labelKey: 'workflow.reason', type: 'textarea' }], 'workflow.correct');
+        if (!v) return;
+        const next = await endpoints.correct(id, { reason: v.reason ?? '' });
+        notify(t('workflow.corrected', { version: next.version }));
+        navigate(`#/snapshots/${next.snapshotId}`);
+        return;
       } else {
         const v = await askForm(`workflow.${action}Confirm`, [{ name: 'reason', labelKey: 'workflow.note', type: 'textarea', required: false }], `workflow.${action}`);
         if (!v) return;
@@ -70,7 +79,7 @@ export async function renderSnapshotDetail({ main, params, navigate }: PageConte
       'button',
       {
         type: 'button',
-        class: a.action === 'return' ? 'secondary' : null,
+        class: a.action === 'return' || a.action === 'correct' ? 'secondary' : null,
         'data-testid': `action-${a.action}`,
         'aria-disabled': waiting ? 'true' : null,
         'aria-describedby': waiting ? 'finalise-wait' : null,
