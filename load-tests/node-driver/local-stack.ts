@@ -75,8 +75,10 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs = 90_000): 
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${url}: process exited with ${child.exitCode}`);
     try {
+      // Listening and not failing: /readyz answers 200, or 404 from a service that has no /readyz
+      // (503 means the service is up but its database is not).
       const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) });
-      if (res.ok) return;
+      if (res.status < 500) return;
     } catch {
       // not listening yet
     }

@@ -8,6 +8,8 @@
  * Inputs, as for the k6 scripts: RIDER_APP_URL / STAFF_URL (or BASE_URL), CLIENT_TOKEN_FILE,
  * PERSONS_FILE, STAFF_USER, STAFF_PASSWORD_FILE; mix parameters by ENV_NAMES, optionally prefixed
  * RIDER_ / STAFF_. WATCH="ingest=1234,reward=5678" (or --watch) names the processes to sample.
+ * Before each mix, GET /healthz of the same service at the same rate gives the machine's noise
+ * floor (BASELINE=0 skips it); the report gives the mix's latencies as ratios to it.
  * Exits 1 when a threshold fails.
  *
  * --local: start a throw-away stack on this machine first (local-stack.ts: a fresh database on
@@ -19,6 +21,7 @@ import { writeFileSync } from 'node:fs';
 import {
   riderAppInputsFromEnv,
   riderAppMixFromEnv,
+  runBaseline,
   runRiderAppMix,
   runStaffMix,
   staffInputsFromEnv,
@@ -33,7 +36,7 @@ export interface DriverRun {
   startedAt: string;
   node: string;
   notes: string[];
-  results: { result: MixResult; processes: ProcessUsage[] }[];
+  results: { result: MixResult; processes: ProcessUsage[]; baseline?: MixResult }[];
 }
 
 export function parseWatch(items: readonly string[]): WatchedProcess[] {
@@ -57,15 +60,19 @@ export async function runDriver(
   const self: WatchedProcess = { label: 'load driver (this process)', pid: process.pid };
   if (which === 'rider-app' || which === 'all') {
     const inputs = riderAppInputsFromEnv(env);
+    const mix = riderAppMixFromEnv(env);
+    const baseline = env.BASELINE === '0' ? undefined : await runBaseline(inputs.baseUrl, mix);
     const watch = watchProcesses([...watched, self]);
-    const result = await runRiderAppMix(inputs, riderAppMixFromEnv(env));
-    run.results.push({ result, processes: watch.stop() });
+    const result = await runRiderAppMix(inputs, mix);
+    run.results.push({ result, processes: watch.stop(), baseline });
   }
   if (which === 'staff' || which === 'all') {
     const inputs = staffInputsFromEnv(env);
+    const mix = staffMixFromEnv(env);
+    const baseline = env.BASELINE === '0' ? undefined : await runBaseline(inputs.baseUrl, mix);
     const watch = watchProcesses([...watched, self]);
-    const result = await runStaffMix(inputs, staffMixFromEnv(env));
-    run.results.push({ result, processes: watch.stop() });
+    const result = await runStaffMix(inputs, mix);
+    run.results.push({ result, processes: watch.stop(), baseline });
   }
   return run;
 }

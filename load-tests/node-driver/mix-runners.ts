@@ -26,7 +26,7 @@ export type RiderAppMix = typeof RIDER_APP_MIX;
 export type StaffMix = typeof STAFF_MIX;
 
 export interface MixResult {
-  mix: 'rider-app' | 'staff';
+  mix: 'rider-app' | 'staff' | 'baseline';
   params: Record<string, unknown>;
   arrival: ArrivalResult;
   latency: LatencySummary[];
@@ -216,4 +216,19 @@ export function riderAppMixFromEnv(env: NodeJS.ProcessEnv): RiderAppMix {
 
 export function staffMixFromEnv(env: NodeJS.ProcessEnv): StaffMix {
   return applyEnv(STAFF_MIX, envFor('STAFF_', env));
+}
+
+/**
+ * The noise floor of this machine at the mix's rate: GET /healthz of the same service, same rate
+ * and duration, just before the mix. Latencies of the mix are reported as ratios to it, since the
+ * machine is shared and absolute figures move with whatever else runs.
+ */
+export async function runBaseline(baseUrl: string, mix: { rate: number; duration: string; maxVUs: number }): Promise<MixResult> {
+  const sender = createSender(baseUrl);
+  const spec: RequestSpec = { method: 'GET', path: '/healthz', name: 'GET /healthz', expected: [200] };
+  const arrival = await runAtConstantRate({ rate: mix.rate, durationMs: parseDuration(mix.duration), maxInFlight: mix.maxVUs }, async () => {
+    await sender.send(spec, '');
+  });
+  const latency = summarise(sender.records, arrival.elapsedMs);
+  return { mix: 'baseline', params: { rate: mix.rate, duration: mix.duration, maxVUs: mix.maxVUs, url: baseUrl }, arrival, latency, thresholds: [], notes: [] };
 }

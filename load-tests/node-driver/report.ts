@@ -5,8 +5,9 @@ const f = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(dig
 
 export function formatReport(run: DriverRun): string {
   const out: string[] = [`Load driver run ${run.startedAt} (Node ${run.node})`, '', ...run.notes.map((n) => `- ${n}`), ''];
-  for (const { result, processes } of run.results) {
+  for (const { result, processes, baseline } of run.results) {
     const a = result.arrival;
+    const floor = baseline?.latency.find((l) => l.name === '(all)');
     out.push(
       `### ${result.mix}: ${String(result.params.rate)} it/s for ${String(result.params.duration)} (max ${String(result.params.maxVUs)} in flight)`,
       '',
@@ -15,6 +16,15 @@ export function formatReport(run: DriverRun): string {
       '| request | count | failed | req/s | p50 ms | p95 ms | p99 ms | max ms |',
       '|---|---:|---:|---:|---:|---:|---:|---:|',
       ...result.latency.map((l) => `| ${l.name} | ${l.count} | ${l.failed} | ${f(l.rps)} | ${f(l.p50)} | ${f(l.p95)} | ${f(l.p99)} | ${f(l.max)} |`),
+      ...(floor
+        ? [
+            `| baseline: GET /healthz at the same rate, just before | ${floor.count} | ${floor.failed} | ${f(floor.rps)} | ${f(floor.p50)} | ${f(floor.p95)} | ${f(floor.p99)} | ${f(floor.max)} |`,
+            '',
+            ...result.latency
+              .filter((l) => l.name !== '(all)')
+              .map((l) => `- ${l.name}: p50 ${f(l.p50 / floor.p50)}× and p99 ${f(l.p99 / floor.p99)}× the baseline's`),
+          ]
+        : []),
       '',
       '| threshold | limit | actual | |',
       '|---|---:|---:|---|',
