@@ -7,12 +7,12 @@
  *    then 1-tap requests, at fixed concurrency over keep-alive connections;
  * 5. prints accepted taps/s, p50/p99 and the ratio to the COPY baseline, checks the count in the DB.
  * Knobs: BENCH_DURATION_S (15), BENCH_WARMUP_S (3), BENCH_DEVICES (500), BENCH_COPY_ROWS (300000),
- * BENCH_CONCURRENCY_BATCH (16), BENCH_CONCURRENCY_SINGLE (64), INGEST_WORKERS (2), DATABASE_POOL_SIZE (8).
+ * BENCH_CONCURRENCY_BATCH (16), BENCH_CONCURRENCY_SINGLE (128), INGEST_WORKERS (2), DATABASE_POOL_SIZE (8).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -104,6 +104,13 @@ async function drive(url: string, devicesFile: string, taps: number, concurrency
   return JSON.parse(stdout.trim().split('\n').pop()!) as DriverResult;
 }
 
+/** Group-commit totals of whichever worker answers /metrics. */
+async function groupStats(url: string): Promise<{ groups: number; taps: number; seconds: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { groups: value('ridetally_ingest_group_size_taps_count'), taps: value('ridetally_ingest_group_size_taps_sum'), seconds: value('ridetally_ingest_group_commit_seconds_sum') };
+}
+
 const dbName = `rt_bench_${randomBytes(4).toString('hex')}`;
 const tmp = mkdtempSync(join(tmpdir(), 'rt-bench-'));
 const masterKey = generateMasterKey();
@@ -118,7 +125,8 @@ try {
   const devicesFile = join(tmp, 'devices.json');
   writeFileSync(devicesFile, JSON.stringify(devices));
 
-  process.stdout.write(`ingest benchmark: ${new Date().toISOString()}, ${DURATION_S}s per scenario after ${WARMUP_S}s warm-up, ${WORKERS} service worker(s), pool ${POOL}/worker, ${DEVICES} devices\n`);
+  const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+  process.stdout.write(`ingest benchmark: ${new Date().toISOString()}, ${DURATION_S}s per scenario after ${WARMUP_S}s warm-up, ${WORKERS} service worker(s), pool ${POOL}/worker, ${DEVICES} devices; load average ${load()} on ${cpus().length} cores\n`);
   const copy = await copyBaseline(handle);
   await sql`VACUUM ANALYZE`.execute(handle.db);
   process.stdout.write(`baseline  raw COPY into a taps-shaped table: ${Math.round(copy.rowsPerS)} rows/s (${copy.rows} rows in ${copy.seconds.toFixed(2)} s)\n`);
@@ -137,15 +145,19 @@ try {
   const rows: [string, DriverResult][] = [];
   for (const [label, taps, concurrency] of [
     ['50-tap batches', 50, env('BENCH_CONCURRENCY_BATCH', 16)],
-    ['1-tap requests', 1, env('BENCH_CONCURRENCY_SINGLE', 64)],
+    ['1-tap requests', 1, env('BENCH_CONCURRENCY_SINGLE', 128)],
   ] as const) {
+    const before = await groupStats(service.url);
     const r = await drive(service.url, devicesFile, taps, concurrency, seq);
+    const after = await groupStats(service.url);
     seq = r.nextSeq;
     rows.push([label, r]);
     process.stdout.write(
       `${label.padEnd(15)} concurrency ${concurrency}: ${Math.round(r.tapsPerS)} taps/s accepted (${Math.round(r.requestsPerS)} req/s), ` +
         `p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, failed ${r.failed}/${r.requests}, duplicates ${r.duplicates}; ` +
-        `${((100 * r.tapsPerS) / copy.rowsPerS).toFixed(1)} % of raw COPY\n`,
+        `${((100 * r.tapsPerS) / copy.rowsPerS).toFixed(1)} % of raw COPY\n` +
+        `          (one worker's group commits: ${((after.taps - before.taps) / Math.max(1, after.groups - before.groups)).toFixed(1)} taps/group, ` +
+        `${((1000 * (after.seconds - before.seconds)) / Math.max(1, after.groups - before.groups)).toFixed(1)} ms/commit; load average ${load()})\n`,
     );
   }
   const stored = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM taps`.execute(handle.db)).rows[0]!.n;

@@ -6,7 +6,7 @@
  * thus takes effect within `ttlMs` (default 5 s) while requests almost never wait for the database.
  * Unknown devices are cached for `ttlMs` too; concurrent misses for one device share one lookup.
  */
-import { findDeviceCredentials, findDevicesCredentials, type Database, type DeviceCredentialsRow } from '@ridetally/db';
+import { findActiveDevicesCredentials, findDeviceCredentials, findDevicesCredentials, type Database, type DeviceCredentialsRow } from '@ridetally/db';
 import type { Keyring } from '@ridetally/keyring';
 
 export interface DeviceCredentials {
@@ -20,6 +20,11 @@ export interface DeviceCredentials {
 export interface DeviceCredentialStore {
   /** The device's credentials, or null when unknown. Throws when the database is unavailable. */
   get(deviceId: string, nowMs: number): Promise<DeviceCredentials | null>;
+  /**
+   * Loads the active devices (most recently seen first, up to the cache size) in one query, so a
+   * restart does not send one lookup per device to the database. Failure is harmless (lazy loads).
+   */
+  preload(): Promise<number>;
   /** Re-reads every cached device now (what the timer does). */
   refresh(): Promise<void>;
   /** Forget one device (or all) now. */
@@ -103,6 +108,16 @@ export function createDeviceCredentialStore({
         loading.set(deviceId, pending);
       }
       return pending;
+    },
+    async preload() {
+      const started = now();
+      try {
+        const rows = await findActiveDevicesCredentials(db, maxEntries);
+        for (const row of rows) store(row.device_id, row, started);
+        return rows.length;
+      } catch {
+        return 0;
+      }
     },
     refresh,
     invalidate(deviceId) {

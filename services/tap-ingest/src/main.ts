@@ -46,9 +46,10 @@ async function startWorker(): Promise<void> {
   const registry = createMetricsRegistry('tap-ingest');
   const ingest = createIngestApp({ db: handle.db, keyring, logger, registry, config });
   if (env.TRUST_PROXY) ingest.app.set('trust proxy', true);
+  const preloaded = await ingest.credentials.preload();
 
   const server: Server = ingest.app.listen(env.PORT, env.HOST, () => {
-    logger.info({ port: env.PORT, database: handle.kind, pid: process.pid }, 'tap-ingest listening');
+    logger.info({ port: env.PORT, database: handle.kind, pid: process.pid, devices: preloaded }, 'tap-ingest listening');
   });
   server.keepAliveTimeout = 65_000;
 

@@ -83,6 +83,22 @@ export async function findDevicesCredentials(db: Db, deviceIds: string[]): Promi
   }));
 }
 
+/** Credentials of active devices (up to `limit`), to warm the ingest cache at start-up. */
+export async function findActiveDevicesCredentials(db: Db, limit: number): Promise<DeviceCredentialsRow[]> {
+  const rows = await db
+    .selectFrom('devices')
+    .select(['device_id', 'vehicle_id', 'status', 'secret_ciphertext', 'previous_secret_ciphertext', 'previous_valid_until'])
+    .where('status', '=', 'active')
+    .orderBy('last_seen_at', (ob) => ob.desc().nullsLast())
+    .limit(limit)
+    .execute();
+  return rows.map((row) => ({
+    ...row,
+    secret_ciphertext: Buffer.from(row.secret_ciphertext),
+    previous_secret_ciphertext: row.previous_secret_ciphertext ? Buffer.from(row.previous_secret_ciphertext) : null,
+  }));
+}
+
 /** Revokes a device at `at`; false when unknown or already revoked. */
 export async function revokeDevice(db: Db, deviceId: string, at: Date): Promise<boolean> {
   const rows = await db

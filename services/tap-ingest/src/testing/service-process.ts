@@ -26,10 +26,13 @@ export interface ServiceProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startServiceProcess(env: Record<string, string>, { readyTimeoutMs = 30_000 } = {}): Promise<ServiceProcess> {
+export async function startServiceProcess(
+  env: Record<string, string>,
+  { readyTimeoutMs = 30_000, nodeArgs = [] as string[] } = {},
+): Promise<ServiceProcess> {
   const port = Number(env.PORT ?? (await freePort()));
   // One process (node with the tsx loader), not the tsx CLI: that one forks a child a SIGKILL would orphan.
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVICE_MAIN], {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', SERVICE_MAIN], {
     cwd: REPO_ROOT,
     env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
