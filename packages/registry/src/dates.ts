@@ -7,23 +7,35 @@
 import { DateTime } from 'luxon';
 import { ZONE } from '@ridetally/domain';
 
-export const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 const INSTANT_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
-/** A valid yyyy-MM-dd calendar date, or null. */
+/** A valid yyyy-MM-dd calendar date, or null. Plain arithmetic: imports call this per row. */
 export function parseCalendarDate(text: string): string | null {
-  if (!DATE_RE.test(text)) return null;
-  const d = DateTime.fromISO(text, { zone: ZONE });
-  return d.isValid ? text : null;
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  if (!m) return null;
+  const y = Number(m[1]);
+  const month = Number(m[2]) - 1;
+  const d = Number(m[3]);
+  const date = new Date(Date.UTC(y, month, d));
+  return date.getUTCFullYear() === y && date.getUTCMonth() === month && date.getUTCDate() === d ? text : null;
 }
 
+const startCache = new Map<string, number>();
+
+/** 00:00 Asia/Shanghai of a calendar date (cached: imports repeat the same few dates). */
 export function startOfDate(date: string): Date {
-  return DateTime.fromISO(date, { zone: ZONE }).startOf('day').toJSDate();
+  let ms = startCache.get(date);
+  if (ms === undefined) {
+    ms = DateTime.fromISO(date, { zone: ZONE }).startOf('day').toMillis();
+    if (startCache.size > 50_000) startCache.clear();
+    startCache.set(date, ms);
+  }
+  return new Date(ms);
 }
 
 /** The instant just after an inclusive end date: the next day's 00:00 in Shanghai. */
 export function endOfDateExclusive(date: string): Date {
-  return DateTime.fromISO(date, { zone: ZONE }).startOf('day').plus({ days: 1 }).toJSDate();
+  return startOfDate(DateTime.fromISO(date, { zone: 'UTC' }).plus({ days: 1 }).toISODate()!);
 }
 
 /** Parses a date (start of day) or an instant; null when neither. */
