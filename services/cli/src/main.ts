@@ -13,6 +13,12 @@ import { registerRecompute } from './commands/recompute.command';
 import { registerCounts } from './commands/counts.command';
 import { registerSimulate } from './commands/simulate.command';
 import { registerVerify } from './commands/verify.command';
+import { registerUser } from './commands/user.command';
+import { registerRankings } from './commands/rankings.command';
+import { registerSnapshot } from './commands/snapshot.command';
+import { registerExport } from './commands/export.command';
+import { registerAudit } from './commands/audit.command';
+import { registerAssessment } from './commands/assessment.command';
 import { exitWithError } from './context';
 
 const program = new Command('ridetally')
@@ -30,6 +36,13 @@ registerVehicleCommands(program);
 registerClient(program);
 registerSimulate(program);
 registerVerify(program);
+
+registerUser(program);
+registerRankings(program);
+registerSnapshot(program);
+registerExport(program);
+registerAudit(program);
+registerAssessment(program);
 
 try {
   await program.parseAsync(process.argv);

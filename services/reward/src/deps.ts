@@ -1,7 +1,7 @@
 /** What the reward service needs from its composition root. Everything that varies is injected. */
 import type { Database } from '@ridetally/db';
 import type { Keyring } from '@ridetally/keyring';
-import type { Logger } from '@ridetally/telemetry';
+import { createLogger, type Logger } from '@ridetally/telemetry';
 
 export interface RewardDeps {
   db: Database;
@@ -33,4 +33,9 @@ export function toContext(deps: RewardDeps): RewardContext {
     scryptCost: deps.scryptCost ?? 2 ** 15,
     cjkFontPath: deps.cjkFontPath,
   };
+}
+
+/** A context for command-line tools: no HTTP, a silent logger, the real clock. */
+export function toolContext(db: Database, keyring: Keyring): RewardContext {
+  return toContext({ db, keyring, logger: createLogger({ level: 'silent', service: 'reward-cli' }) });
 }

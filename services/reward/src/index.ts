@@ -1,7 +1,7 @@
 /** The reward service: staff API (rankings, lists, workflow, exports, operator scoring). */
 export { createRewardApp, createRewardRouter, SESSION_COOKIE } from './app';
 export type { RewardDeps } from './deps';
-export { toContext } from './deps';
+export { toContext, toolContext } from './deps';
 export { ENDPOINTS } from './routes/endpoints';
 export type { AnyEndpoint } from './routes/endpoint';
 export { buildOpenApiDocument } from './openapi';
