@@ -15,6 +15,7 @@ export type SnapshotStatus = 'draft' | 'submitted' | 'returned' | 'approved' | '
 export interface DashboardSummary {
   today: { date: string; boardings: number };
   month: { month: string; boardings: number };
+  year: number;
   ingest: { tapsLastHour: number; tapsPerSecond: number; rejectedToday: number; activeDevices: number; silentDevices: number };
 }
 

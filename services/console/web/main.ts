@@ -127,6 +127,8 @@ async function render(): Promise<void> {
     return;
   }
   const params = route.pattern.exec(path)?.groups ?? {};
+  const navKey = (route.nav ?? ROUTES.find((r) => r.nav && path.startsWith(r.nav.href.slice(1)))?.nav)?.key;
+  document.title = navKey ? `${t(navKey)} · ${t('shell.title')}` : t('shell.title');
   mount(main, h('p', { class: 'loading', role: 'status' }, t('common.loading')));
   try {
     await route.page({ main, params: { ...params }, query, navigate });

@@ -4,9 +4,9 @@
  * request (a hidden button is a courtesy, not a control).
  */
 import { api, setToken } from './api.js';
+import { PERMISSIONS, ROLES, type Permission, type Role } from './permissions.js';
 
-export const ROLES = ['operator', 'office', 'eco_bureau', 'assessor', 'auditor', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
+export { PERMISSIONS, ROLES, type Permission, type Role };
 
 export interface StaffUser {
   userId?: string;
@@ -14,43 +14,6 @@ export interface StaffUser {
   displayName?: string | null;
   roles: Role[];
 }
-
-const ALL: readonly Role[] = ROLES;
-/** The reward service's LIST_READERS and SCORE_READERS (services/reward/src/roles.ts). */
-const LIST_READERS: readonly Role[] = ['operator', 'office', 'eco_bureau', 'auditor'];
-const SCORE_READERS: readonly Role[] = ['assessor', 'office', 'operator', 'eco_bureau', 'auditor'];
-
-/** Action → roles that may perform it, as the reward service's endpoint table grants them. */
-export const PERMISSIONS = {
-  'snapshot.generate': ['operator'],
-  'snapshot.submit': ['operator'],
-  'snapshot.return': ['office'],
-  'snapshot.approve': ['office'],
-  'snapshot.publish': ['office'],
-  'snapshot.objection': ['office'],
-  'snapshot.resolve': ['office'],
-  'snapshot.finalise': ['office'],
-  'snapshot.exclude': ['office'],
-  'snapshot.correct': ['operator', 'office'],
-  'snapshot.payment': ['eco_bureau'],
-  'snapshot.payments.read': ['eco_bureau', 'office', 'auditor'],
-  'assessment.enter': ['assessor'],
-  'assessment.target': ['office'],
-  'export.rankings': ['operator', 'office', 'auditor'],
-  'export.snapshot': LIST_READERS,
-  'export.payments': ['eco_bureau'],
-  'export.tides': ['operator', 'auditor'],
-  'page.dashboard': ALL,
-  'page.rankings': LIST_READERS,
-  'page.snapshots': LIST_READERS,
-  'page.anomalies': ['office', 'operator', 'auditor', 'admin'],
-  'page.assessment': SCORE_READERS,
-  'page.registry': ALL,
-  'page.audit': ['auditor', 'admin'],
-  'page.exports': [...new Set([...LIST_READERS, 'auditor', 'operator'] as Role[])],
-} as const satisfies Record<string, readonly Role[]>;
-
-export type Permission = keyof typeof PERMISSIONS;
 
 let current: StaffUser | null = null;
 

@@ -25,9 +25,11 @@ function unavailable(err: unknown): HTMLElement {
  * (today, this month, ingest health) and the year's city-area volume report (target, chart).
  */
 export async function renderDashboard({ main }: PageContext): Promise<void> {
-  const year = shanghaiToday().year;
-  const [summary, volume] = await Promise.allSettled([endpoints.dashboard(), endpoints.volume(year)]);
+  const [summary] = await Promise.allSettled([endpoints.dashboard()]);
   const s: DashboardSummary | null = summary.status === 'fulfilled' ? summary.value : null;
+  // the server's calendar year when it says so (its clock is the one that counts)
+  const year = s?.year ?? shanghaiToday().year;
+  const [volume] = await Promise.allSettled([endpoints.volume(year)]);
   const v: VolumeReport | null = volume.status === 'fulfilled' ? volume.value : null;
   const chart = h('div', { class: 'chart', role: 'img', 'aria-label': t('dashboard.chartLabel', { year }), 'data-testid': 'volume-chart' });
   const completion = v?.target ? v.boardings / v.target : null;

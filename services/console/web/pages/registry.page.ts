@@ -10,12 +10,13 @@ const SILENT_MS = 24 * 3600 * 1000;
 
 export async function renderRegistry({ main, params, query, navigate }: PageContext): Promise<void> {
   const tab: Tab = (TABS as readonly string[]).includes(params.tab ?? '') ? (params.tab as Tab) : 'employers';
+  // plain links between three views (each its own URL), marked like the main navigation
   const tabs = h(
-    'div',
-    { class: 'tabs', role: 'tablist', 'aria-label': t('nav.registry') },
-    TABS.map((x) => h('a', { role: 'tab', href: `#/registry/${x}`, 'aria-selected': x === tab ? 'true' : 'false', 'data-testid': `tab-${x}` }, t(`registry.${x}` as MessageKey))),
+    'nav',
+    { class: 'tabs', 'aria-label': t('nav.registry') },
+    TABS.map((x) => h('a', { href: `#/registry/${x}`, 'aria-current': x === tab ? 'page' : null, 'data-testid': `tab-${x}` }, t(`registry.${x}` as MessageKey))),
   );
-  const panel = h('div', { role: 'tabpanel' });
+  const panel = h('div');
   mount(main, h('h1', {}, t('nav.registry')), tabs, panel);
 
   if (tab === 'employers') {
