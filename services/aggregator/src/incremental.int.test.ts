@@ -224,7 +224,7 @@ describe('aggregation: incremental = recompute = reference', () => {
         const after = await sql<{ person_id: string; period: string; rides: number }>`SELECT person_id, period, rides FROM person_period_counts WHERE rides > 0`.execute(t.db);
         expect(new Map(after.rows.map((r) => [`${persons.indexOf(r.person_id)}:${r.period}`, r.rides]))).toEqual(got);
       }),
-      { numRuns: Number(process.env.AGG_PROPERTY_RUNS ?? 15) },
+      { numRuns: Number(process.env.AGG_PROPERTY_RUNS ?? 10) },
     );
   }, 600_000);
 });

@@ -7,18 +7,21 @@ import {
   findCityRouteIds,
   findPersonsActiveIn,
   findStoredRides,
+  applyBoardingChanges,
   findVolumeDaily,
-  findVolumeKeysIn,
+  findVolumeTapsSlice,
   lockPersonBuckets,
-  lockVolumeBuckets,
+  lockVolumeRecompute,
   rebuildVolumeDaily,
   refreshPersonPeriodCounts,
   sql,
   sumBoardingsByDay,
   type Database,
+  type BoardingChange,
   type RideRow,
+  type VolumeKeyRange,
 } from '@ridetally/db';
-import { countDerivedRides, formatPeriod, parsePeriod, periodBounds, quartersOf, shanghaiDateOfMs, volumeKey, type DerivedRide } from '@ridetally/domain';
+import { countDerivedRides, formatPeriod, parsePeriod, periodBounds, planRegroup, quartersOf, shanghaiDateOfMs, volumeKey, type DerivedRide } from '@ridetally/domain';
 import { rederivePersons, rederiveVolume } from './rederive';
 import { loadRuleBook } from './rules';
 
@@ -26,7 +29,8 @@ export interface RecomputeOptions {
   check?: boolean;
   onProgress?: (done: number, total: number) => void;
   personChunk?: number;
-  keyChunk?: number;
+  /** Hash slices the volume scan is cut into (memory per slice ≈ taps / slices). */
+  volumeSlices?: number;
 }
 
 export interface RecomputeReport {
@@ -41,6 +45,9 @@ export interface RecomputeReport {
 }
 
 const DAY = 86_400_000;
+/** Taps loaded around the period to find reset points for R14 (a key with none in a day falls back to the engine). */
+const VOLUME_MARGIN = DAY;
+const ALL_STARTS: ReadonlySet<number> = { has: () => true } as unknown as ReadonlySet<number>;
 
 export async function recomputePeriod(db: Database, periodText: string, options: RecomputeOptions = {}): Promise<RecomputeReport> {
   const period = parsePeriod(periodText);
@@ -55,11 +62,9 @@ export async function recomputePeriod(db: Database, periodText: string, options:
   const check = options.check ?? false;
   const opts = { rules, cityRoutes, mode: 'raw' as const, dryRun: check };
   const persons = await findPersonsActiveIn(db, start, end, labels);
-  const keys = await findVolumeKeysIn(db, start, end);
   const personChunk = options.personChunk ?? 500;
-  const keyChunk = options.keyChunk ?? 2000;
-  const total = persons.length + keys.length;
-  const report: RecomputeReport = { period: label, persons: persons.length, taps: 0, rides: 0, volumeKeys: keys.length, differences: [], differenceCount: 0 };
+  const total = persons.length + (options.volumeSlices ?? 16);
+  const report: RecomputeReport = { period: label, persons: persons.length, taps: 0, rides: 0, volumeKeys: 0, differences: [], differenceCount: 0 };
   const differ = (text: string) => {
     report.differenceCount++;
     if (report.differences.length < 100) report.differences.push(text);
@@ -81,16 +86,56 @@ export async function recomputePeriod(db: Database, periodText: string, options:
     options.onProgress?.(done, total);
   }
 
+  // Volume: walk every (medium, vehicle) key slice by slice (one ordered scan each, not a probe per key).
   let maxAt = end;
-  for (let i = 0; i < keys.length; i += keyChunk) {
-    const chunk = keys.slice(i, i + keyChunk);
+  const slices = options.volumeSlices ?? 16;
+  for (let slice = 0; slice < slices; slice++) {
     await db.transaction().execute(async (tx) => {
-      await lockVolumeBuckets(tx, chunk.map((k) => volumeKey(k.mediaType, k.mediaKey, k.vehicleId)));
-      const v = await rederiveVolume(tx, chunk, opts);
-      maxAt = Math.max(maxAt, v.maxAtMs);
-      if (check) for (const c of v.changes) if (c.previous !== c.boarding) differ(`volume: tap ${c.tapId} judged ${c.boarding ? 'boarding' : 'repeat'}, stored ${c.previous === null ? 'missing' : c.previous ? 'boarding' : 'repeat'}`);
+      if (!check) await lockVolumeRecompute(tx, true);
+      const taps = await findVolumeTapsSlice(tx, start - VOLUME_MARGIN, end + VOLUME_MARGIN, slice, slices);
+      const changes: BoardingChange[] = [];
+      const fallback: VolumeKeyRange[] = [];
+      const keys: string[] = [];
+      for (let i = 0; i < taps.length; ) {
+        const first = taps[i]!;
+        let j = i + 1;
+        while (j < taps.length && taps[j]!.mediaKey === first.mediaKey && taps[j]!.mediaType === first.mediaType && taps[j]!.vehicleId === first.vehicleId) j++;
+        keys.push(volumeKey(first.mediaType, first.mediaKey, first.vehicleId));
+        const list = taps.slice(i, j).map((t) => ({ ...t, vehicleId: '' }));
+        const plan = planRegroup({
+          taps: list,
+          loadedFromMs: start - VOLUME_MARGIN,
+          loadedToMs: end + VOLUME_MARGIN,
+          changedFromMs: start,
+          changedToMs: end - 1,
+          storedStarts: ALL_STARTS,
+          windowSeconds: rules.volumeRepeatSeconds,
+        });
+        if (plan.kind === 'ready') {
+          for (const g of plan.groups) {
+            g.taps.forEach((t, k) => {
+              changes.push({ tapId: t.tapId, atMs: t.at, routeId: t.routeId, serviceDate: shanghaiDateOfMs(t.at), boarding: k === 0, previous: t.stored });
+              if (t.at > maxAt) maxAt = t.at;
+            });
+          }
+        } else {
+          fallback.push({ mediaType: first.mediaType, mediaKey: first.mediaKey, vehicleId: first.vehicleId, fromMs: start, toMs: end - 1 });
+        }
+        i = j;
+      }
+      report.volumeKeys += keys.length;
+      if (!check) await applyBoardingChanges(tx, changes);
+      if (fallback.length > 0) {
+        // Keys with no reset point within a day of the period: the engine widens their window (and writes, unless checking).
+        const v = await rederiveVolume(tx, fallback, opts);
+        changes.push(...v.changes);
+        maxAt = Math.max(maxAt, v.maxAtMs);
+      }
+      if (check) {
+        for (const c of changes) if (c.previous !== c.boarding) differ(`volume: tap ${c.tapId} judged ${c.boarding ? 'boarding' : 'repeat'}, stored ${c.previous === null ? 'missing' : c.previous ? 'boarding' : 'repeat'}`);
+      }
     });
-    done += chunk.length;
+    done += 1;
     options.onProgress?.(done, total);
   }
   const fromDate = shanghaiDateOfMs(start);
@@ -104,7 +149,7 @@ export async function recomputePeriod(db: Database, periodText: string, options:
     for (const k of bset) if (!a.has(k)) differ(`volume_daily recomputed ${k} (stored differs)`);
   } else {
     await db.transaction().execute(async (tx) => {
-      await sql`SELECT pg_advisory_xact_lock(74122, 0)`.execute(tx);
+      await lockVolumeRecompute(tx, true);
       await rebuildVolumeDaily(tx, fromDate, toDate);
     });
   }
@@ -128,7 +173,7 @@ async function compareRides(
   for (const [k, v] of d) if (s.get(k) !== v) differ(`ride ${k}: recomputed ${v}, stored ${s.get(k) ?? 'missing'}`);
   for (const [k, v] of s) if (!d.has(k)) differ(`ride ${k}: stored ${v}, recomputed missing`);
   const { rows } = await sql<{ person_id: string; period: string; rides: number; last: number | null }>`
-    SELECT person_id, period, rides, (extract(epoch FROM last_counted_at) * 1000)::float8 AS last
+    SELECT person_id, period, rides, floor(extract(epoch FROM last_counted_at) * 1000)::float8 AS last
     FROM person_period_counts WHERE person_id = ANY(${persons}::uuid[]) AND period = ANY(${labels}::text[])`.execute(db);
   const storedCounts = new Map(rows.map((r) => [`${r.person_id}:${r.period}`, `${r.rides}/${r.last ?? '-'}`]));
   const byPerson = new Map<string, DerivedRide[]>();

@@ -9,6 +9,9 @@
  */
 import {
   applyBoardingChanges,
+  deleteRides,
+  findStoredRidesInStretches,
+  rideFingerprint,
   findEmploymentFacts,
   findExclusionFacts,
   findPersonsTapsInRanges,
@@ -171,7 +174,21 @@ export async function rederivePersons(db: Db, changes: readonly PersonChange[], 
   }
   if (opts.dryRun) return { rides, stretches };
 
-  const touched = await replaceRideStretches(db, stretches, rides);
+  let touched: { personId: string; quarter: string }[];
+  if (opts.mode === 'raw') {
+    // A recompute usually finds what is stored: write only the differences.
+    const stored = await findStoredRidesInStretches(db, stretches);
+    const storedBy = new Map(stored.map((r) => [`${r.personId}:${r.firstTapId}`, r]));
+    const changed = rides.filter((r) => {
+      const k = `${r.personId}:${r.firstTapId}`;
+      const old = storedBy.get(k);
+      storedBy.delete(k);
+      return !old || rideFingerprint(old) !== rideFingerprint(r);
+    });
+    touched = [...(await deleteRides(db, [...storedBy.values()])), ...(await replaceRideStretches(db, [], changed))];
+  } else {
+    touched = await replaceRideStretches(db, stretches, rides);
+  }
   await refreshPersonPeriodCounts(db, touched);
   await recordAnomalies(db, anomalies);
   await recordBusyDays(db, rides, opts.rules);

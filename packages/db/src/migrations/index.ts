@@ -1,9 +1,11 @@
 import type { Migration } from 'kysely';
 import * as schema from './20260101000000_schema';
 import * as aggregation from './20260104000000_aggregation';
+import * as reward from './20260105000000_reward';
 
 /** Every migration, by name. Names sort in application order (YYYYMMDDHHmmss_what). */
 export const migrations: Record<string, Migration> = {
   '20260101000000_schema': schema,
   '20260104000000_aggregation': aggregation,
+  '20260105000000_reward': reward,
 };

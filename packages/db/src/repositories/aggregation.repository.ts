@@ -30,15 +30,24 @@ export interface LoadedPersonTap {
   routeId: string;
 }
 
+/** The batch's earliest tap time (run-time partition pruning: only the months the batch touches are read). */
+export function batchLowerBound(batchId: number) {
+  return sql`coalesce((SELECT min_tapped_at FROM ingest_batches WHERE batch_id = ${batchId}), '-infinity'::timestamptz)`;
+}
+
+export function batchUpperBound(batchId: number) {
+  return sql`coalesce((SELECT max_tapped_at FROM ingest_batches WHERE batch_id = ${batchId}), 'infinity'::timestamptz)`;
+}
+
 /** Persons whose media tapped in a batch (R1 at each tap's time), with the span of their taps. */
 export async function findBatchPersonRanges(db: Db, batchId: number): Promise<PersonRange[]> {
   const { rows } = await sql<{ person_id: string; from_ms: number; to_ms: number }>`
     SELECT b.person_id,
-           (extract(epoch FROM min(t.tapped_at)) * 1000)::float8 AS from_ms,
-           (extract(epoch FROM max(t.tapped_at)) * 1000)::float8 AS to_ms
+           floor(extract(epoch FROM min(t.tapped_at)) * 1000)::float8 AS from_ms,
+           floor(extract(epoch FROM max(t.tapped_at)) * 1000)::float8 AS to_ms
     FROM taps t
     JOIN media_bindings b ON b.media_type = t.media_type AND b.media_key = t.media_key AND b.valid @> t.tapped_at
-    WHERE t.batch_id = ${batchId}
+    WHERE t.batch_id = ${batchId} AND t.tapped_at >= ${batchLowerBound(batchId)} AND t.tapped_at <= ${batchUpperBound(batchId)}
     GROUP BY b.person_id`.execute(db);
   return rows.map((r) => ({ personId: r.person_id, fromMs: r.from_ms, toMs: r.to_ms }));
 }
@@ -55,13 +64,16 @@ export async function lockPersonBuckets(db: Db, personIds: readonly string[]): P
 export async function findPersonsTapsInRanges(db: Db, ranges: readonly PersonRange[]): Promise<LoadedPersonTap[]> {
   if (ranges.length === 0) return [];
   const { rows } = await sql<{ person_id: string; tap_id: number; at: number; vehicle_id: string; route_id: string }>`
-    SELECT r.person_id, t.tap_id, (extract(epoch FROM t.tapped_at) * 1000)::float8 AS at, t.vehicle_id, t.route_id
+    SELECT r.person_id, t.tap_id, floor(extract(epoch FROM t.tapped_at) * 1000)::float8 AS at, t.vehicle_id, t.route_id
     FROM unnest(${ranges.map((r) => r.personId)}::uuid[], ${ranges.map((r) => toPgInstant(r.fromMs))}::timestamptz[],
                 ${ranges.map((r) => toPgInstant(r.toMs))}::timestamptz[]) AS r(person_id, lo, hi)
     JOIN media_bindings b ON b.person_id = r.person_id AND b.valid && tstzrange(r.lo, r.hi)
-    JOIN taps t ON t.media_type = b.media_type AND t.media_key = b.media_key
-     AND t.tapped_at >= greatest(lower(b.valid), r.lo)
-     AND t.tapped_at < least(coalesce(upper(b.valid), 'infinity'::timestamptz), r.hi)
+    CROSS JOIN LATERAL (
+      SELECT t.tap_id, t.tapped_at, t.vehicle_id, t.route_id FROM taps t
+      WHERE t.media_type = b.media_type AND t.media_key = b.media_key
+        AND t.tapped_at >= greatest(lower(b.valid), r.lo)
+        AND t.tapped_at < least(coalesce(upper(b.valid), 'infinity'::timestamptz), r.hi)
+      OFFSET 0) t
     ORDER BY r.person_id, t.tapped_at, t.tap_id`.execute(db);
   return rows.map((r) => ({ personId: r.person_id, tapId: r.tap_id, at: r.at, vehicleId: r.vehicle_id, routeId: r.route_id }));
 }
@@ -130,7 +142,7 @@ export interface RatingFactRow {
 export async function findRatingsOfTaps(db: Db, tapIds: readonly number[]): Promise<RatingFactRow[]> {
   if (tapIds.length === 0) return [];
   const { rows } = await sql<{ rating_id: number; person_id: string; tap_id: number; rated_ms: number }>`
-    SELECT rating_id, person_id, tap_id, (extract(epoch FROM rated_at) * 1000)::float8 AS rated_ms
+    SELECT rating_id, person_id, tap_id, floor(extract(epoch FROM rated_at) * 1000)::float8 AS rated_ms
     FROM ratings WHERE tap_id = ANY(${tapIds}::bigint[])`.execute(db);
   return rows.map((r) => ({ ratingId: r.rating_id, personId: r.person_id, tapId: r.tap_id, ratedAtMs: r.rated_ms }));
 }
@@ -145,7 +157,7 @@ export interface RatingRefRow {
 /** A rating with the time of the tap it names (null when that tap is unknown). */
 export async function findRatingRef(db: Db, ratingId: number): Promise<RatingRefRow | undefined> {
   const { rows } = await sql<{ rating_id: number; person_id: string; tap_id: number; at: number | null }>`
-    SELECT r.rating_id, r.person_id, r.tap_id, (extract(epoch FROM k.tapped_at) * 1000)::float8 AS at
+    SELECT r.rating_id, r.person_id, r.tap_id, floor(extract(epoch FROM k.tapped_at) * 1000)::float8 AS at
     FROM ratings r LEFT JOIN tap_keys k ON k.tap_id = r.tap_id
     WHERE r.rating_id = ${ratingId}`.execute(db);
   const r = rows[0];
@@ -253,6 +265,44 @@ export async function replaceRideStretches(db: Db, stretches: readonly RideStret
   return [...touched.values()];
 }
 
+/** Stored rides in the stretches (the recompute writes only what differs). */
+export async function findStoredRidesInStretches(db: Db, stretches: readonly RideStretch[]): Promise<RideRow[]> {
+  if (stretches.length === 0) return [];
+  const { rows } = await sql<{
+    person_id: string; first_tap_id: number; at: number; vehicle_id: string; route_id: string; tap_ids: number[];
+    quarter: string; eligible: boolean; rated: boolean; counted: boolean; excluded: boolean; rules_version: string;
+  }>`
+    SELECT x.person_id, x.first_tap_id, floor(extract(epoch FROM x.tapped_at) * 1000)::float8 AS at, x.vehicle_id, x.route_id, x.tap_ids,
+           x.quarter, x.eligible, x.rated, x.counted, x.excluded, x.rules_version
+    FROM unnest(${stretches.map((s) => s.personId)}::uuid[],
+                ${stretches.map((s) => toPgInstant(s.lower?.atMs ?? -Infinity))}::timestamptz[], ${stretches.map((s) => s.lower?.tapId ?? 0)}::bigint[],
+                ${stretches.map((s) => toPgInstant(s.upper?.atMs ?? Infinity))}::timestamptz[], ${stretches.map((s) => s.upper?.tapId ?? 0)}::bigint[])
+         AS s(person_id, lo_at, lo_id, hi_at, hi_id)
+    JOIN rides x ON x.person_id = s.person_id
+     AND (x.tapped_at, x.first_tap_id) >= (s.lo_at, s.lo_id)
+     AND (x.tapped_at, x.first_tap_id) < (s.hi_at, s.hi_id)`.execute(db);
+  return rows.map((r) => ({
+    personId: r.person_id, firstTapId: r.first_tap_id, atMs: r.at, vehicleId: r.vehicle_id, routeId: r.route_id,
+    tapIds: r.tap_ids.map(Number), quarter: r.quarter, eligible: r.eligible, rated: r.rated, counted: r.counted,
+    excluded: r.excluded, rulesVersion: r.rules_version,
+  }));
+}
+
+/** Deletes rides by key; returns their (person, quarter) pairs. */
+export async function deleteRides(db: Db, keys: readonly { personId: string; firstTapId: number }[]): Promise<{ personId: string; quarter: string }[]> {
+  if (keys.length === 0) return [];
+  const { rows } = await sql<{ person_id: string; quarter: string }>`
+    DELETE FROM rides x USING unnest(${keys.map((k) => k.personId)}::uuid[], ${keys.map((k) => k.firstTapId)}::bigint[]) AS k(person_id, first_tap_id)
+    WHERE x.person_id = k.person_id AND x.first_tap_id = k.first_tap_id
+    RETURNING x.person_id, x.quarter`.execute(db);
+  return rows.map((r) => ({ personId: r.person_id, quarter: r.quarter }));
+}
+
+/** A ride's content as one comparable string. */
+export function rideFingerprint(r: RideRow): string {
+  return `${r.atMs}|${r.vehicleId}|${r.routeId}|${r.tapIds.join(',')}|${r.quarter}|${r.eligible}|${r.rated}|${r.excluded}|${r.counted}|${r.rulesVersion}`;
+}
+
 /** Stored rides of the persons with first tap in [from, to), for `recompute --check`. */
 export async function findStoredRides(db: Db, personIds: readonly string[], fromMs: number, toMs: number): Promise<RideRow[]> {
   if (personIds.length === 0) return [];
@@ -260,7 +310,7 @@ export async function findStoredRides(db: Db, personIds: readonly string[], from
     person_id: string; first_tap_id: number; at: number; vehicle_id: string; route_id: string; tap_ids: number[];
     quarter: string; eligible: boolean; rated: boolean; counted: boolean; excluded: boolean; rules_version: string;
   }>`
-    SELECT person_id, first_tap_id, (extract(epoch FROM tapped_at) * 1000)::float8 AS at, vehicle_id, route_id, tap_ids,
+    SELECT person_id, first_tap_id, floor(extract(epoch FROM tapped_at) * 1000)::float8 AS at, vehicle_id, route_id, tap_ids,
            quarter, eligible, rated, counted, excluded, rules_version
     FROM rides WHERE person_id = ANY(${personIds}::uuid[])
       AND tapped_at >= ${toPgInstant(fromMs)}::timestamptz AND tapped_at < ${toPgInstant(toMs)}::timestamptz`.execute(db);

@@ -55,7 +55,7 @@ export async function lockOutboxEntry(db: Db, id: number): Promise<OutboxRow | u
 }
 
 export async function markOutboxProcessed(db: Db, id: number): Promise<void> {
-  await sql`UPDATE outbox SET processed_at = now() WHERE id = ${id}`.execute(db);
+  await sql`UPDATE outbox SET processed_at = clock_timestamp() WHERE id = ${id}`.execute(db);
 }
 
 /** Records a failed attempt (the message holds references only). */

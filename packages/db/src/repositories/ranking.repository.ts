@@ -42,19 +42,22 @@ export async function listPeriodCounts(
   opts: { period: string; minRides: number; periodFrom: string; periodTo: string; excludedPersons?: readonly string[] },
 ): Promise<RankingCountRow[]> {
   const excluded = opts.excludedPersons ?? [];
+  // The prefix comes from the rank index alone; name and employer are then probed per row (scalar
+  // subqueries by primary key and employments_person), never a join over every person.
   const rows = await sql<{ person_id: string; rides: number; last_counted_at: Date | null; name_masked: string | null; employer_code: string | null }>`
-    SELECT c.person_id, c.rides, c.last_counted_at, p.name_masked, emp.employer_code
-    FROM person_period_counts c
-    LEFT JOIN persons p ON p.person_id = c.person_id
-    LEFT JOIN LATERAL (
-      SELECT e.employer_code FROM employments e
-      WHERE e.person_id = c.person_id AND e.in_service && daterange(${opts.periodFrom}::date, ${opts.periodTo}::date)
-      ORDER BY upper_inf(e.in_service) DESC, upper(e.in_service) DESC
-      LIMIT 1
-    ) emp ON true
-    WHERE c.period = ${opts.period} AND c.rides >= ${Math.max(1, opts.minRides)}
-      ${excluded.length ? sql`AND c.person_id <> ALL(${sql.val(excluded)}::uuid[])` : sql``}
-    ORDER BY c.rides DESC, c.last_counted_at ASC NULLS LAST, c.person_id ASC`.execute(db);
+    WITH top AS MATERIALIZED (
+      SELECT c.person_id, c.rides, c.last_counted_at FROM person_period_counts c
+      WHERE c.period = ${opts.period} AND c.rides >= ${Math.max(1, opts.minRides)}
+        ${excluded.length ? sql`AND c.person_id <> ALL(${sql.val(excluded)}::uuid[])` : sql``}
+    )
+    SELECT t.person_id, t.rides, t.last_counted_at,
+      (SELECT p.name_masked FROM persons p WHERE p.person_id = t.person_id) AS name_masked,
+      (SELECT e.employer_code FROM employments e
+        WHERE e.person_id = t.person_id AND lower(e.in_service) < ${opts.periodTo}::date
+          AND (upper_inf(e.in_service) OR upper(e.in_service) > ${opts.periodFrom}::date)
+        ORDER BY lower(e.in_service) DESC LIMIT 1) AS employer_code
+    FROM top t
+    ORDER BY t.rides DESC, t.last_counted_at ASC NULLS LAST, t.person_id ASC`.execute(db);
   return rows.rows.map((r) => ({
     personId: r.person_id,
     rides: r.rides,

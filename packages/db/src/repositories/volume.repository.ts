@@ -5,7 +5,7 @@
  */
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { DB } from '../types';
-import { toPgInstant } from './aggregation.repository';
+import { batchLowerBound, batchUpperBound, toPgInstant } from './aggregation.repository';
 
 type Db = Kysely<DB> | Transaction<DB>;
 
@@ -31,8 +31,8 @@ export interface LoadedVolumeTap {
 export async function findBatchVolumeRanges(db: Db, batchId: number): Promise<VolumeKeyRange[]> {
   const { rows } = await sql<{ media_type: string; media_key: string; vehicle_id: string; from_ms: number; to_ms: number }>`
     SELECT media_type, media_key, vehicle_id,
-           (extract(epoch FROM min(tapped_at)) * 1000)::float8 AS from_ms, (extract(epoch FROM max(tapped_at)) * 1000)::float8 AS to_ms
-    FROM taps WHERE batch_id = ${batchId}
+           floor(extract(epoch FROM min(tapped_at)) * 1000)::float8 AS from_ms, floor(extract(epoch FROM max(tapped_at)) * 1000)::float8 AS to_ms
+    FROM taps WHERE batch_id = ${batchId} AND tapped_at >= ${batchLowerBound(batchId)} AND tapped_at <= ${batchUpperBound(batchId)}
     GROUP BY media_type, media_key, vehicle_id`.execute(db);
   return rows.map((r) => ({ mediaType: r.media_type, mediaKey: r.media_key, vehicleId: r.vehicle_id, fromMs: r.from_ms, toMs: r.to_ms }));
 }
@@ -43,6 +43,39 @@ export async function findVolumeKeysIn(db: Db, fromMs: number, toMs: number): Pr
     SELECT DISTINCT media_type, media_key, vehicle_id FROM taps
     WHERE tapped_at >= ${toPgInstant(fromMs)}::timestamptz AND tapped_at < ${toPgInstant(toMs)}::timestamptz`.execute(db);
   return rows.map((r) => ({ mediaType: r.media_type, mediaKey: r.media_key, vehicleId: r.vehicle_id, fromMs, toMs: toMs - 1 }));
+}
+
+export interface VolumeStreamTap {
+  mediaType: string;
+  mediaKey: string;
+  vehicleId: string;
+  tapId: number;
+  at: number;
+  routeId: string;
+  stored: boolean | null;
+}
+
+/**
+ * One hash slice (of `slices`) of the taps in [from, to), ordered by (medium, vehicle, time, tap id),
+ * with their stored judgement: the recompute walks the keys slice by slice instead of probing each.
+ */
+export async function findVolumeTapsSlice(db: Db, fromMs: number, toMs: number, slice: number, slices: number): Promise<VolumeStreamTap[]> {
+  const { rows } = await sql<{ media_type: string; media_key: string; vehicle_id: string; tap_id: number; at: number; route_id: string; boarding: boolean | null }>`
+    SELECT t.media_type, t.media_key, t.vehicle_id, t.tap_id, floor(extract(epoch FROM t.tapped_at) * 1000)::float8 AS at, t.route_id, b.boarding
+    FROM taps t LEFT JOIN tap_boardings b ON b.tap_id = t.tap_id
+    WHERE t.tapped_at >= ${toPgInstant(fromMs)}::timestamptz AND t.tapped_at < ${toPgInstant(toMs)}::timestamptz
+      AND (hashtext(t.media_key) & 2147483647) % ${slices}::int = ${slice}::int
+    ORDER BY t.media_type, t.media_key, t.vehicle_id, t.tapped_at, t.tap_id`.execute(db);
+  return rows.map((r) => ({ mediaType: r.media_type, mediaKey: r.media_key, vehicleId: r.vehicle_id, tapId: r.tap_id, at: r.at, routeId: r.route_id, stored: r.boarding }));
+}
+
+/**
+ * Volume work takes this lock shared (workers do not block each other); a recompute slice takes it
+ * exclusive, so no worker changes judgements between the slice's read and its write.
+ */
+export async function lockVolumeRecompute(db: Db, exclusive: boolean): Promise<void> {
+  if (exclusive) await sql`SELECT pg_advisory_xact_lock(74122, 0)`.execute(db);
+  else await sql`SELECT pg_advisory_xact_lock_shared(74122, 0)`.execute(db);
 }
 
 /** Serialises volume work on the same keys (hashed buckets, in order, after the person buckets). */
@@ -56,14 +89,18 @@ export async function lockVolumeBuckets(db: Db, keys: readonly string[]): Promis
 /** Each key's taps in [from, to) with their stored judgement, ordered by range, time, tap id. */
 export async function findVolumeTapsInRanges(db: Db, ranges: readonly VolumeKeyRange[]): Promise<LoadedVolumeTap[]> {
   if (ranges.length === 0) return [];
+  // LATERAL: one index probe (taps_media) per key, with run-time partition pruning on its window;
+  // a plain join lets the planner hash the whole table.
   const { rows } = await sql<{ idx: number; tap_id: number; at: number; route_id: string; boarding: boolean | null }>`
-    SELECT r.idx::int AS idx, t.tap_id, (extract(epoch FROM t.tapped_at) * 1000)::float8 AS at, t.route_id, b.boarding
+    SELECT r.idx::int AS idx, t.tap_id, floor(extract(epoch FROM t.tapped_at) * 1000)::float8 AS at, t.route_id, b.boarding
     FROM unnest(${ranges.map((r) => r.mediaType)}::text[], ${ranges.map((r) => r.mediaKey)}::text[], ${ranges.map((r) => r.vehicleId)}::text[],
                 ${ranges.map((r) => toPgInstant(r.fromMs))}::timestamptz[], ${ranges.map((r) => toPgInstant(r.toMs))}::timestamptz[])
          WITH ORDINALITY AS r(media_type, media_key, vehicle_id, lo, hi, idx)
-    JOIN taps t ON t.media_type = r.media_type AND t.media_key = r.media_key AND t.tapped_at >= r.lo AND t.tapped_at < r.hi
-               AND t.vehicle_id = r.vehicle_id
-    LEFT JOIN tap_boardings b ON b.tap_id = t.tap_id
+    CROSS JOIN LATERAL (
+      SELECT t.tap_id, t.tapped_at, t.route_id FROM taps t
+      WHERE t.media_type = r.media_type AND t.media_key = r.media_key AND t.tapped_at >= r.lo AND t.tapped_at < r.hi AND t.vehicle_id = r.vehicle_id
+      OFFSET 0) t
+    LEFT JOIN LATERAL (SELECT x.boarding FROM tap_boardings x WHERE x.tap_id = t.tap_id) b ON true
     ORDER BY r.idx, t.tapped_at, t.tap_id`.execute(db);
   return rows.map((r) => ({ idx: r.idx - 1, tapId: r.tap_id, at: r.at, routeId: r.route_id, stored: r.boarding }));
 }

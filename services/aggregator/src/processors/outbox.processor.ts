@@ -14,6 +14,7 @@ import {
   lockOutboxEntry,
   lockPersonBuckets,
   lockVolumeBuckets,
+  lockVolumeRecompute,
   markOutboxProcessed,
   recordAnomalies,
   type Database,
@@ -72,6 +73,7 @@ async function applyEntry(tx: Transaction<DB>, entry: OutboxEntry): Promise<void
       const persons = await findBatchPersonRanges(tx, entry.payload.batchId);
       const keys = await findBatchVolumeRanges(tx, entry.payload.batchId);
       await lockPersonBuckets(tx, persons.map((p) => p.personId));
+      await lockVolumeRecompute(tx, false);
       await lockVolumeBuckets(tx, keys.map((k) => volumeKey(k.mediaType, k.mediaKey, k.vehicleId)));
       await rederivePersons(tx, persons, opts);
       await rederiveVolume(tx, keys, opts);

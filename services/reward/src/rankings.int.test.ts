@@ -1,0 +1,62 @@
+/* eslint-disable @typescript-eslint/no-unsafe-member-access -- HTTP bodies are asserted by value */
+/** Live rankings: employer at the period's end, tie policies, limit, exclusions, validation. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedPersons, setCounts, startRewardTestKit, type FixturePerson, type RewardTestKit } from './testing/reward-test-kit';
+
+let kit: RewardTestKit;
+let people: FixturePerson[];
+let op: string;
+
+beforeAll(async () => {
+  kit = await startRewardTestKit('2022-08-15T09:00:00+08:00');
+  op = (await kit.userWithRoles(['operator'])).token;
+  people = await seedPersons(kit, ['甲一', '乙二', '丙三'], { code: 'OLD', name: '旧单位' });
+  await kit.db.db.insertInto('employers').values({ code: 'NEW', name: '新单位', type: 'soe', city_area: true }).execute();
+  // 甲一 moves from OLD to NEW on 2022-08-01; 乙二 leaves OLD on 2022-08-10 (in service to 08-09).
+  await kit.db.db.deleteFrom('employments').where('person_id', 'in', [people[0]!.personId, people[1]!.personId]).execute();
+  await kit.db.db
+    .insertInto('employments')
+    .values([
+      { person_id: people[0]!.personId, employer_code: 'OLD', in_service: '[2022-01-01,2022-08-01)' },
+      { person_id: people[0]!.personId, employer_code: 'NEW', in_service: '[2022-08-01,)' },
+      { person_id: people[1]!.personId, employer_code: 'OLD', in_service: '[2022-01-01,2022-08-10)' },
+    ])
+    .execute();
+  await setCounts(kit, '2022-Q3', [
+    { personId: people[0]!.personId, rides: 5, lastCountedAt: '2022-08-02T08:00:00+08:00' },
+    { personId: people[1]!.personId, rides: 5, lastCountedAt: '2022-08-01T08:00:00+08:00' },
+    { personId: people[2]!.personId, rides: 2, lastCountedAt: '2022-07-01T08:00:00+08:00' },
+  ]);
+});
+afterAll(async () => {
+  await kit?.close();
+});
+
+describe('live rankings', () => {
+  it('shows the employer at the period end, or the last one served in the period', async () => {
+    const r = await kit.api(op, 'GET', '/api/rankings?period=2022-Q3');
+    expect(r.status).toBe(200);
+    expect(r.json.rows.map((x: { nameMasked: string; employerCode: string; rank: number }) => [x.nameMasked, x.employerCode, x.rank])).toEqual([
+      ['乙*', 'OLD', 1],
+      ['甲*', 'NEW', 1],
+      ['丙*', 'OLD', 3],
+    ]);
+  });
+
+  it('applies first-reached and limit', async () => {
+    const r = await kit.api(op, 'GET', '/api/rankings?period=2022-Q3&tiePolicy=first-reached&limit=2');
+    expect(r.json.rows.map((x: { rank: number; personId: string }) => [x.rank, x.personId])).toEqual([
+      [1, people[1]!.personId],
+      [2, people[0]!.personId],
+    ]);
+  });
+
+  it('answers bad input with 400, never 500', async () => {
+    for (const q of ['period=2022-Q5', 'period=x', 'period=2022&tiePolicy=random', 'period=2022&limit=0', '']) {
+      const r = await kit.api(op, 'GET', `/api/rankings?${q}`);
+      expect(r.status).toBe(400);
+      expect(r.json.error.code).toBe('validation_failed');
+    }
+    expect((await kit.api(op, 'POST', '/api/snapshots', '{"period":')).status).toBe(400);
+  });
+});
