@@ -199,6 +199,23 @@ describe('the quarterly review workflow, pressed by the roles that own each step
     // and the list did not move
     expect((await h.api(h.staff.auditor, 'GET', `/api/snapshots/${quarterId}`)).json.status).toBe('in_notice');
   }, 60_000);
+
+  it('the office records an objection during the notice and resolves it', async () => {
+    const page = await h.signedIn(h.staff.office);
+    await openSnapshot(page, quarterId);
+    await page.click('[data-testid=action-objection]');
+    await confirmDialog(page, { text: '群众反映第 2 名乘车次数偏高，请核实' });
+    await page.waitForSelector('[data-testid=objections] tbody tr');
+    expect(await page.locator('[data-testid=objections]').textContent()).toContain('第 2 名乘车次数偏高');
+    await page.locator('[data-testid^="resolve-"]').click();
+    await confirmDialog(page, { resolution: '经核实刷卡记录无误，维持原名单' });
+    await page.waitForSelector('[data-testid^="resolve-"]', { state: 'detached' });
+    expect(await page.locator('[data-testid=objections]').textContent()).toContain('维持原名单');
+    const objections = await h.api<{ resolution: string | null }[]>(h.staff.auditor, 'GET', `/api/snapshots/${quarterId}/objections`);
+    expect(objections.json.map((o) => o.resolution)).toEqual(['经核实刷卡记录无误，维持原名单']);
+    expect(problems(page)).toEqual([]);
+    await page.context().close();
+  }, 30_000);
 });
 
 describe('the annual award list', () => {
@@ -324,7 +341,8 @@ describe('the other pages', () => {
     expect(await page.locator('dialog textarea:focus').count()).toBe(1);
     await page.keyboard.press('Escape');
     await page.waitForSelector('dialog', { state: 'detached' });
-    expect((await h.api(h.staff.office, 'GET', `/api/snapshots/${quarterId}/objections`)).json).toEqual([]);
+    // Escape cancelled: nothing beyond the objection recorded earlier
+    expect((await h.api<unknown[]>(h.staff.office, 'GET', `/api/snapshots/${quarterId}/objections`)).json).toHaveLength(1);
     await page.context().close();
   }, 30_000);
 });

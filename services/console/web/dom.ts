@@ -143,13 +143,14 @@ export function askForm(titleKey: MessageKey, fields: { name: string; labelKey: 
 }
 
 /** A progress bar for long work; `value` undefined means indeterminate. */
-export function progress(labelKey: MessageKey): { el: HTMLElement; set: (value?: number, max?: number) => void; done: () => void } {
+export function progress(labelKey: MessageKey): { el: HTMLElement; set: (value?: number, max?: number, note?: string) => void; done: () => void } {
   const bar = h('progress', { 'aria-label': t(labelKey) });
   const text = h('span', { class: 'progress-text' }, t(labelKey));
   const el = h('div', { class: 'progress', role: 'status', 'data-testid': 'progress' }, text, bar);
   return {
     el,
-    set(value, max) {
+    set(value, max, note) {
+      text.textContent = note ? `${t(labelKey)} ${note}` : t(labelKey);
       if (value === undefined) {
         bar.removeAttribute('value');
         return;

@@ -19,7 +19,8 @@ function downloadButton(labelKey: MessageKey, url: () => string, fallbackName: (
       const bar = progress('exports.downloading');
       mount(status, bar.el);
       download(url(), fallbackName(), (got, total) => {
-        bar.set(total ? got : undefined, total);
+        // streamed exports (TIDES) have no length: the bar is indeterminate and the size counts up
+        bar.set(total ? got : undefined, total, formatBytes(got, total));
       })
         .then((name) => {
           mount(status, t('exports.saved', { name }));
@@ -35,6 +36,11 @@ function downloadButton(labelKey: MessageKey, url: () => string, fallbackName: (
     },
   }, t(labelKey));
   return h('div', { class: 'download' }, button, status);
+}
+
+function formatBytes(got: number, total?: number): string {
+  const mb = (n: number): string => `${formatNumber(n / 1_048_576, 1)} MB`;
+  return total ? `${mb(got)} / ${mb(total)}` : mb(got);
 }
 
 export async function renderExports({ main }: PageContext): Promise<void> {
