@@ -8,7 +8,7 @@ import type { SimCity } from './city.model';
 import { createOracle, type GroundTruth } from './ground-truth';
 import { generateTraffic } from './traffic.generator';
 import type { SimRating, TapBatch } from './traffic.model';
-import { createUplink } from './uplink';
+import { createUplink, type UplinkOptions } from './uplink';
 import { batchBody, toRatingRecord } from './wire';
 
 export interface TrafficSink {
@@ -27,9 +27,14 @@ export interface DayProgress {
   ratings: number;
 }
 
-export async function runSimulation(city: SimCity, sink: TrafficSink, onDay?: (p: DayProgress) => void): Promise<GroundTruth> {
+export async function runSimulation(
+  city: SimCity,
+  sink: TrafficSink,
+  onDay?: (p: DayProgress) => void,
+  uplinkOptions: UplinkOptions = {},
+): Promise<GroundTruth> {
   const oracle = createOracle(city);
-  const uplink = createUplink(city);
+  const uplink = createUplink(city, uplinkOptions);
   let dayIndex = 0;
   for (const day of generateTraffic(city)) {
     for (const tap of day.taps) oracle.add(tap);

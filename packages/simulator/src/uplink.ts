@@ -9,7 +9,8 @@ import { createRng } from './prng';
 import type { DayTraffic, SimTap, TapBatch } from './traffic.model';
 
 export const MAX_BATCH_TAPS = 500;
-const BATCH_SPAN_MS = 20 * 60_000;
+/** Default span of taps in one batch: validators upload every 20 minutes or 500 taps. */
+export const DEFAULT_BATCH_MINUTES = 20;
 export const RESEND_RATE = 0.003;
 
 export interface Uplink {
@@ -19,11 +20,11 @@ export interface Uplink {
   flush(): TapBatch[];
 }
 
-function chunk(deviceId: string, taps: SimTap[], uploadAt: (last: SimTap) => number): TapBatch[] {
+function chunk(deviceId: string, taps: SimTap[], spanMs: number, uploadAt: (last: SimTap) => number): TapBatch[] {
   const batches: TapBatch[] = [];
   let current: SimTap[] = [];
   for (const tap of taps) {
-    if (current.length > 0 && (current.length >= MAX_BATCH_TAPS || tap.tappedAt - current[0]!.tappedAt >= BATCH_SPAN_MS)) {
+    if (current.length > 0 && (current.length >= MAX_BATCH_TAPS || tap.tappedAt - current[0]!.tappedAt >= spanMs)) {
       batches.push({ deviceId, uploadAt: uploadAt(current.at(-1)!), taps: current, resend: false });
       current = [];
     }
@@ -33,7 +34,13 @@ function chunk(deviceId: string, taps: SimTap[], uploadAt: (last: SimTap) => num
   return batches;
 }
 
-export function createUplink(city: SimCity): Uplink {
+export interface UplinkOptions {
+  /** Span of taps in one batch (larger: fewer, bigger requests, e.g. for a slow embedded platform). */
+  batchMinutes?: number;
+}
+
+export function createUplink(city: SimCity, options: UplinkOptions = {}): Uplink {
+  const spanMs = (options.batchMinutes ?? DEFAULT_BATCH_MINUTES) * 60_000;
   const offline = new Map(city.offlineDevices.map((o) => [o.deviceId, { from: o.from, back: addDays(o.from, o.days) }]));
   const stored = new Map<string, SimTap[]>();
 
@@ -41,7 +48,7 @@ export function createUplink(city: SimCity): Uplink {
     const taps = stored.get(deviceId) ?? [];
     stored.delete(deviceId);
     // Stored batches go up newest first: out of order for the ingest on purpose.
-    return chunk(deviceId, taps, () => at).reverse();
+    return chunk(deviceId, taps, spanMs, () => at).reverse();
   };
 
   return {
@@ -64,7 +71,7 @@ export function createUplink(city: SimCity): Uplink {
           stored.set(deviceId, [...(stored.get(deviceId) ?? []), ...taps]);
           continue;
         }
-        out.push(...chunk(deviceId, taps, (last) => last.tappedAt + (30 + rng.int(270)) * 1000));
+        out.push(...chunk(deviceId, taps, spanMs, (last) => last.tappedAt + (30 + rng.int(270)) * 1000));
       }
       out.sort((a, b) => a.uploadAt - b.uploadAt || (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
       const withResends: TapBatch[] = [];

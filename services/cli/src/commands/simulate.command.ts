@@ -52,6 +52,7 @@ interface SimulateOptions {
   devices?: string;
   clientToken?: string;
   ratings: boolean;
+  batchMinutes: string;
 }
 
 interface Credentials {
@@ -152,14 +153,19 @@ async function readCredentials(out: string, opts: SimulateOptions): Promise<Cred
   return { secrets, clientToken };
 }
 
-async function simulateToFiles(city: SimCity, out: string): Promise<void> {
+async function simulateToFiles(city: SimCity, out: string, batchMinutes: number): Promise<void> {
   const bar = progressBar('days');
   bar.start(city.days, 0, { detail: '' });
   let taps = 0;
-  const truth = await runSimulation(city, await createFilesSink(out), (p) => {
-    taps += p.taps;
-    bar.update(p.dayIndex + 1, { detail: `${p.date} ${taps.toLocaleString('en')} taps` });
-  });
+  const truth = await runSimulation(
+    city,
+    await createFilesSink(out),
+    (p) => {
+      taps += p.taps;
+      bar.update(p.dayIndex + 1, { detail: `${p.date} ${taps.toLocaleString('en')} taps` });
+    },
+    { batchMinutes },
+  );
   bar.stop();
   const periods = await writeGroundTruth(city, truth, join(out, 'ground-truth'));
   process.stdout.write(
@@ -194,10 +200,17 @@ async function simulateOverHttp(city: SimCity, out: string, url: string, opts: S
   const bar = progressBar('taps');
   bar.start(city.days, 0, { detail: '' });
   const started = Date.now();
-  const truth = await runSimulation(city, sink, (p) => {
-    const seconds = (Date.now() - started) / 1000;
-    bar.update(p.dayIndex + 1, { detail: `${p.date} accepted ${poster.stats.accepted.toLocaleString('en')} (${Math.round(poster.stats.accepted / seconds)}/s), retries ${poster.stats.retries}` });
-  });
+  const truth = await runSimulation(
+    city,
+    sink,
+    (p) => {
+      const seconds = (Date.now() - started) / 1000;
+      bar.update(p.dayIndex + 1, {
+        detail: `${p.date} accepted ${poster.stats.accepted.toLocaleString('en')} (${Math.round(poster.stats.accepted / seconds)}/s), retries ${poster.stats.retries}`,
+      });
+    },
+    { batchMinutes: parsePositive('--batch-minutes', opts.batchMinutes, false) },
+  );
   await poster.drain();
   bar.stop();
   const periods = await writeGroundTruth(city, truth, join(out, 'ground-truth'));
@@ -233,6 +246,7 @@ export function registerSimulate(program: Command): void {
     .option('--devices <file>', 'with --setup none: NDJSON {"deviceId","secret"} lines (default <out>/devices.ndjson)')
     .option('--client-token <token>', 'with --setup none: rider-app client token (or RIDETALLY_CLIENT_TOKEN, or <out>/client.json)')
     .option('--no-ratings', 'with --url: do not post ratings')
+    .option('--batch-minutes <m>', 'validators upload every <m> minutes of taps (or 500 taps); larger means fewer requests', '20')
     .action(async (opts: SimulateOptions) => {
       const scale = parsePositive('--scale', opts.scale, false);
       const days = parsePositive('--days', opts.days, true);
@@ -246,7 +260,7 @@ export function registerSimulate(program: Command): void {
       process.stderr.write(
         `city: ${city.persons.length} persons (${city.persons.filter((p) => p.registered).length} registered), ${city.employers.length} employers, ${city.routes.length} routes, ${city.vehicles.length} vehicles\n`,
       );
-      if (!opts.url && !opts.setupOnly) return simulateToFiles(city, out);
+      if (!opts.url && !opts.setupOnly) return simulateToFiles(city, out, parsePositive('--batch-minutes', opts.batchMinutes, false));
       const credentials = opts.setup === 'direct' ? await setUpDirect(city, out) : await readCredentials(out, opts);
       if (opts.setupOnly) return;
       await simulateOverHttp(city, out, opts.url!, opts, credentials);
