@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-member-access -- HTTP bodies are asserted by value */
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-call -- HTTP bodies are asserted by value */
 /** Live rankings: employer at the period's end, tie policies, limit, exclusions, validation. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedPersons, setCounts, startRewardTestKit, type FixturePerson, type RewardTestKit } from './testing/reward-test-kit';
