@@ -3,6 +3,7 @@ import { openDatabase, sql, type DatabaseHandle } from '@ridetally/db';
 import { createTestDatabase, type TestDatabase } from '@ridetally/db/testing';
 import { createMetricsRegistry } from '@ridetally/telemetry';
 import { createIngestApp, type IngestApp } from './app';
+import { guardPoolClientErrors } from './pool-guard';
 import { addTestDevice, createCapturingLogger, createTestKeyring, listen, makeTap, postTaps } from './testing/ingest-test-kit';
 import { startTcpProxy, type TcpProxy } from './testing/tcp-proxy';
 
@@ -24,15 +25,16 @@ beforeAll(async () => {
   proxied.hostname = '127.0.0.1';
   proxied.port = String(proxy.port);
   viaProxy = await openDatabase({ url: proxied.toString(), poolSize: 4 });
-  ingest = createIngestApp({ db: viaProxy.db, keyring, logger: createCapturingLogger('fatal').logger, registry: createMetricsRegistry('t', false) });
+  guardPoolClientErrors(viaProxy); // without it, a connection dying mid-query crashes the process
+  ingest = createIngestApp({ db: viaProxy.db, keyring, logger: createCapturingLogger('fatal').logger, registry: createMetricsRegistry('t', false), config: { commitTimeoutMs: 1500 } });
   ({ url, close: stop } = await listen(ingest.app));
 });
 
 afterAll(async () => {
   await stop();
+  await proxy.close();
   await ingest.close();
   await viaProxy.close();
-  await proxy.close();
   await db.drop();
 });
 
@@ -60,5 +62,23 @@ describe('database outage', () => {
     expect(again.status).toBe(200);
     expect(again.json).toMatchObject({ accepted: 2 });
     expect(await countTaps()).toBe(4);
+  });
+
+  it('answers 503 when the database hangs (commit timeout); the retry stores the tap once', async () => {
+    const secret = await addTestDevice(db.db, keyring, 'D3');
+    const body = JSON.stringify({ taps: [makeTap(1), makeTap(2)] });
+    const send = () => postTaps(url, { deviceId: 'D3', secret, body });
+    expect((await send()).json).toMatchObject({ accepted: 2 }); // D3's secret is cached now
+    const body2 = JSON.stringify({ taps: [makeTap(3)] });
+    proxy.stall();
+    const res = await postTaps(url, { deviceId: 'D3', secret, body: body2 });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('2');
+    await proxy.restore();
+    // The stalled statement never reached the database: the retry stores the tap once.
+    const retry = await postTaps(url, { deviceId: 'D3', secret, body: body2 });
+    expect(retry.status).toBe(200);
+    expect((retry.json.accepted as number) + (retry.json.duplicates as number)).toBe(1);
+    expect((await sql<{ n: number }>`SELECT count(*)::int AS n FROM taps WHERE device_id = 'D3'`.execute(db.db)).rows[0]!.n).toBe(3);
   });
 });

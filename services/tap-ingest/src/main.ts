@@ -13,6 +13,7 @@ import { openDatabaseFromEnv, resolveKeyring } from '@ridetally/runtime';
 import { createLogger, createMetricsRegistry } from '@ridetally/telemetry';
 import { createIngestApp } from './app';
 import { loadIngestConfig } from './ingest-config';
+import { guardPoolClientErrors } from './pool-guard';
 
 const env = loadEnv();
 const config = loadIngestConfig(env);
@@ -43,6 +44,7 @@ async function startWorker(): Promise<void> {
   const logger = createLogger({ level: env.LOG_LEVEL, service: 'tap-ingest' });
   const keyring = resolveKeyring(env);
   const handle = await openDatabaseFromEnv(env, 'ridetally-tap-ingest');
+  guardPoolClientErrors(handle);
   const registry = createMetricsRegistry('tap-ingest');
   const ingest = createIngestApp({ db: handle.db, keyring, logger, registry, config });
   if (env.TRUST_PROXY) ingest.app.set('trust proxy', true);
