@@ -10,7 +10,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,8 @@ export interface LocalStackOptions {
   adminUrl: string;
   persons: number;
   devices: number;
+  /** Rides each person rates through the rider-app API during seeding (so that rides count, R5). */
+  ratingsPerPerson: number;
   /** Shanghai dates (inclusive) of the synthetic taps. */
   from: string;
   to: string;
@@ -48,6 +50,18 @@ export function syntheticIdNumber(i: number): string {
   return body + '10X98765432'[sum % 11]!;
 }
 
+/** The quarters and years (2022-Q3, 2022) that the Shanghai dates from..to touch. */
+export function periodsBetween(from: string, to: string): string[] {
+  const out = new Set<string>();
+  const [fy, fm] = from.split('-').map(Number) as [number, number];
+  const [ty, tm] = to.split('-').map(Number) as [number, number];
+  for (let y = fy, m = fm; y < ty || (y === ty && m <= tm); m === 12 ? ((y += 1), (m = 1)) : (m += 1)) {
+    out.add(`${y}-Q${Math.ceil(m / 3)}`);
+  }
+  for (let y = fy; y <= ty; y++) out.add(String(y));
+  return [...out];
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -64,8 +78,8 @@ function psql(adminUrl: string, statement: string): void {
   if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
 }
 
-function cli(env: NodeJS.ProcessEnv, args: string[]): string {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'services/cli/src/main.ts', ...args], { cwd: ROOT, env, encoding: 'utf8' });
+function cli(env: NodeJS.ProcessEnv, args: string[], input?: string): string {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'services/cli/src/main.ts', ...args], { cwd: ROOT, env, encoding: 'utf8', input });
   if (r.status !== 0) throw new Error(`ridetally ${args[0]} ${args[1] ?? ''} failed (${r.status}): ${r.stderr.slice(0, 2000)}`);
   return r.stdout;
 }
@@ -261,6 +275,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const personsFile = join(dir, 'person-ids.json');
     writeFileSync(personsFile, JSON.stringify(personIds));
 
+    // R2 and R3: everyone works for one city-area agency; the buses' routes are city-area routes.
+    log('importing routes (GTFS), an employer and the roster through the CLI');
+    const gtfs = join(dir, 'gtfs');
+    mkdirSync(gtfs);
+    writeFileSync(join(gtfs, 'agency.txt'), 'agency_id,agency_name,agency_url,agency_timezone\nLOAD,Load test bus company,https://example.org,Asia/Shanghai\n');
+    writeFileSync(
+      join(gtfs, 'routes.txt'),
+      'route_id,agency_id,route_short_name,route_type\n' + [1, 2, 3, 4, 5].map((n) => `LR${n},LOAD,L${n},3`).join('\n') + '\n',
+    );
+    cli(env, ['import', 'gtfs', gtfs]);
+    writeFileSync(join(dir, 'employers.csv'), 'code,name,type,city_area\nLOADGOV,测试机关,agency,true\n');
+    cli(env, ['import', 'employers', join(dir, 'employers.csv')]);
+    const roster = cards.map((_, i) => `${syntheticIdNumber(i)},测试乘客${i},LOADGOV,2022-01-01,`).join('\n');
+    writeFileSync(join(dir, 'employees.csv'), 'id_number,name,employer_code,in_service_from,in_service_to\n' + roster + '\n', { mode: 0o600 });
+    cli(env, ['import', 'employees', join(dir, 'employees.csv')]);
+
     const byDevice = syntheticTaps(cards, devices, options.from, options.to);
     const total = [...byDevice.values()].reduce((s, l) => s + l.length, 0);
     log(`posting ${total} taps through tap-ingest in signed 500-tap batches`);
@@ -292,13 +322,32 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const seconds = (performance.now() - t0) / 1000;
     if (accepted !== total) throw new Error(`tap-ingest accepted ${accepted} of ${total} taps`);
 
+    if (options.ratingsPerPerson > 0) {
+      log(`rating up to ${options.ratingsPerPerson} rides per person through the rider-app API`);
+      const from = options.from;
+      await pool(personIds, 16, async (personId) => {
+        const res = await fetch(`${riderUrl}/v1/persons/${personId}/rides?from=${from}&to=${options.to}`, { headers: { authorization: `Bearer ${token}` } });
+        if (!res.ok) throw new Error(`ride list: ${res.status}`);
+        const { rides } = (await res.json()) as { rides: { tapIds: number[]; tappedAt: string; rated: boolean }[] };
+        for (const ride of rides.filter((r) => !r.rated).slice(0, options.ratingsPerPerson)) {
+          const ratedAt = new Date(Date.parse(ride.tappedAt) + 30 * 60_000).toISOString();
+          await postJson(`${riderUrl}/v1/rides/${ride.tapIds[0]}/rating`, token, { personId, score: 5, ratedAt });
+        }
+      });
+    }
+    // Counts for the rankings: the aggregator's full recompute of each quarter and year seeded.
+    for (const period of periodsBetween(options.from, options.to)) {
+      log(`recompute ${period}`);
+      cli(env, ['recompute', '--period', period]);
+    }
+
     let staffEnv: NodeJS.ProcessEnv = {};
     if (staffUrl) {
       const password = randomBytes(18).toString('base64url');
       const passwordFile = join(dir, 'staff-password');
       writeFileSync(passwordFile, password + '\n', { mode: 0o600 });
       try {
-        cli({ ...env, RIDETALLY_NEW_USER_PASSWORD: password }, ['user', 'add', '--username', 'load-operator', '--role', 'operator', '--password-env', 'RIDETALLY_NEW_USER_PASSWORD']);
+        cli(env, ['user', 'add', '--username', 'load-operator', '--role', 'operator', '--password-stdin'], password + '\n');
         staffEnv = { STAFF_URL: staffUrl, STAFF_USER: 'load-operator', STAFF_PASSWORD_FILE: passwordFile };
       } catch (err) {
         staffProblem = `could not create the staff user: ${err instanceof Error ? err.message : String(err)}`;

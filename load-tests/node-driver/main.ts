@@ -15,7 +15,8 @@
  * --local: start a throw-away stack on this machine first (local-stack.ts: a fresh database on
  * LOAD_PG_URL, default postgres://postgres@127.0.0.1:5432/postgres; LOCAL_PERSONS persons (2000)
  * with a month of taps (LOCAL_FROM..LOCAL_TO, 2022-09-01..2022-09-30) through LOCAL_DEVICES (8)
- * validators), run against it, watch its processes, and remove it.
+ * validators, LOCAL_RATINGS_PER_PERSON (3) rated rides each, counts recomputed), run against it,
+ * watch its processes, and remove it.
  */
 import { writeFileSync } from 'node:fs';
 import {
@@ -98,6 +99,7 @@ async function main(argv: string[]): Promise<number> {
         adminUrl: process.env.LOAD_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
         persons: Number(process.env.LOCAL_PERSONS ?? 2000),
         devices: Number(process.env.LOCAL_DEVICES ?? 8),
+        ratingsPerPerson: Number(process.env.LOCAL_RATINGS_PER_PERSON ?? 3),
         from: process.env.LOCAL_FROM ?? '2022-09-01',
         to: process.env.LOCAL_TO ?? '2022-09-30',
         log: (line) => process.stderr.write(`bench:load: ${line}\n`),
