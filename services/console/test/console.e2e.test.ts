@@ -345,4 +345,21 @@ describe('the other pages', () => {
     expect((await h.api<unknown[]>(h.staff.office, 'GET', `/api/snapshots/${quarterId}/objections`)).json).toHaveLength(1);
     await page.context().close();
   }, 30_000);
+
+  it('sends a user whose session ended to sign in, then back to the page they were on', async () => {
+    const page = await h.signedIn(h.staff.auditor);
+    await openSnapshot(page, quarterId);
+    h.clock.set('2023-01-18T21:30:00+08:00'); // sessions last 12 hours
+    await page.click('[data-testid="nav-audit"]');
+    await page.waitForSelector('[data-testid=username]');
+    expect(page.url()).toContain('#/sign-in?next=');
+    expect(await page.locator('[data-testid=current-user]').count()).toBe(0);
+    await page.fill('[data-testid=username]', h.staff.auditor.username);
+    await page.fill('[data-testid=password]', h.staff.auditor.password);
+    await page.click('[data-testid=signin-submit]');
+    await page.waitForSelector('[data-testid=audit-table]');
+    expect(page.url()).toContain('#/audit');
+    await page.context().close();
+    h.clock.set(BROWSER_DAY);
+  }, 30_000);
 });

@@ -62,6 +62,8 @@ export interface SnapshotSummary {
   createdAt: string;
   createdBy?: string;
   supersedes?: string | null;
+  noticeStart?: string | null;
+  noticeEnd?: string | null;
 }
 
 export interface TierTotal {

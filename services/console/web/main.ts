@@ -3,11 +3,11 @@
  * function that fills <main>; navigation moves focus to the page heading for keyboard and
  * screen-reader users.
  */
-import { setUnauthorizedHandler } from './api.js';
+import { setToken, setUnauthorizedHandler } from './api.js';
 import { describeError } from './errors.js';
 import { h, mount, notify } from './dom.js';
 import { getLocale, LOCALES, setLocale, t, type Locale, type MessageKey } from './i18n.js';
-import { can, currentUser, restoreSession, signOut, type Permission } from './session.js';
+import { can, currentUser, restoreSession, setCurrentUser, signOut, type Permission } from './session.js';
 import type { Page } from './page.js';
 import { renderSignIn } from './pages/sign-in.page.js';
 import { renderDashboard } from './pages/dashboard.page.js';
@@ -144,7 +144,11 @@ window.addEventListener('hashchange', () => {
   void render().then(() => document.querySelector<HTMLElement>('main h1')?.focus());
 });
 setUnauthorizedHandler(() => {
-  if (currentPath().path !== '/sign-in') navigate('#/sign-in');
+  // the session ended (expired or signed out elsewhere): come back here after signing in again
+  setCurrentUser(null);
+  setToken(null);
+  const { path } = currentPath();
+  if (path !== '/sign-in') navigate(`#/sign-in?next=${encodeURIComponent(location.hash.slice(1))}`);
 });
 
 async function start(): Promise<void> {
@@ -152,7 +156,7 @@ async function start(): Promise<void> {
   if (saved && (LOCALES as readonly string[]).includes(saved)) setLocale(saved as Locale);
   await restoreSession();
   if (!currentUser() && currentPath().path !== '/sign-in') {
-    location.hash = '#/sign-in';
+    location.hash = `#/sign-in?next=${encodeURIComponent(location.hash.slice(1) || '/dashboard')}`;
   }
   await render();
   document.body.dataset.ready = 'true';

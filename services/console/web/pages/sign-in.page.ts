@@ -4,7 +4,10 @@ import { t } from '../i18n.js';
 import type { PageContext } from '../page.js';
 import { signIn } from '../session.js';
 
-export function renderSignIn({ main, navigate }: PageContext): void {
+export function renderSignIn({ main, navigate, query }: PageContext): void {
+  // only a path inside the console, never another origin
+  const next = query.get('next') ?? '';
+  const target = /^\/[a-z]/.test(next) && !next.startsWith('/sign-in') ? `#${next}` : '#/dashboard';
   const username = h('input', { name: 'username', autocomplete: 'username', required: true, 'data-testid': 'username' });
   const password = h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true, 'data-testid': 'password' });
   const error = h('p', { class: 'error-text', role: 'alert', 'data-testid': 'signin-error' });
@@ -19,7 +22,7 @@ export function renderSignIn({ main, navigate }: PageContext): void {
         button.disabled = true;
         error.textContent = '';
         signIn(username.value.trim(), password.value)
-          .then(() => navigate('#/dashboard'))
+          .then(() => navigate(target))
           .catch((err: unknown) => {
             error.textContent = describeError(err);
             password.value = '';

@@ -1,7 +1,7 @@
 import { endpoints, type SnapshotSummary, type TiePolicy } from '../endpoints.js';
 import { field, h, mount, notify, progress, select, table } from '../dom.js';
 import { describeError } from '../errors.js';
-import { formatDateTime, formatNumber, periodChoices } from '../format.js';
+import { formatDate, formatDateTime, formatNumber, periodChoices } from '../format.js';
 import { t } from '../i18n.js';
 import type { PageContext } from '../page.js';
 import { can } from '../session.js';
@@ -78,6 +78,7 @@ export async function renderSnapshots({ main, navigate, query }: PageContext): P
         { key: 'col.status', cell: (s) => statusBadge(s.status) },
         { key: 'tie.label', cell: (s) => t(`tie.${s.tiePolicy}`) },
         { key: 'col.rows', cell: (s) => formatNumber(s.rowCount), numeric: true },
+        { key: 'snapshot.notice', cell: (s) => (s.noticeStart ? `${formatDate(s.noticeStart)} – ${formatDate(s.noticeEnd)}` : '—') },
         { key: 'col.createdAt', cell: (s) => formatDateTime(s.createdAt) },
       ],
       list,
