@@ -113,12 +113,32 @@ async function pool<T>(items: readonly T[], limit: number, task: (item: T, index
   await Promise.all(workers);
 }
 
-async function postJson(url: string, token: string, body: unknown): Promise<unknown> {
-  const res = await fetch(url, {
+/**
+ * fetch, retried when the request never got an answer (a kept-alive socket the server had just
+ * closed, a reset): seeding requests are idempotent (persons by ID number, taps by device and seq)
+ * or answer 409 on a repeat, as a validator's retry would.
+ */
+async function fetchRetrying(url: string, init: RequestInit, attempts = 4): Promise<Response> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fetch(url, init);
+    } catch (err) {
+      if (i >= attempts) {
+        const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : '';
+        throw new Error(`${init.method ?? 'GET'} ${url}: ${err instanceof Error ? err.message : String(err)}${cause}`);
+      }
+      await new Promise((r) => setTimeout(r, 200 * i));
+    }
+  }
+}
+
+async function postJson(url: string, token: string, body: unknown, alsoOk: number[] = []): Promise<unknown> {
+  const res = await fetchRetrying(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify(body),
   });
+  if (alsoOk.includes(res.status)) return undefined;
   const text = await res.text();
   if (!res.ok) throw new Error(`POST ${url}: ${res.status} ${text.slice(0, 300)}`);
   return JSON.parse(text);
@@ -303,7 +323,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await pool(batches, options.devices, async ({ device, taps }) => {
       const body = JSON.stringify({ taps });
       const ts = String(Math.floor(Date.now() / 1000));
-      const res = await fetch(`${ingestUrl}/v1/taps`, {
+      const res = await fetchRetrying(`${ingestUrl}/v1/taps`, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -315,9 +335,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       });
       const text = await res.text();
       if (res.status !== 200) throw new Error(`POST /v1/taps: ${res.status} ${text.slice(0, 300)}`);
-      const answer = JSON.parse(text) as { accepted: number; rejected: unknown[] };
+      const answer = JSON.parse(text) as { accepted: number; duplicates: number; rejected: unknown[] };
       if (answer.rejected.length > 0) throw new Error(`taps rejected: ${JSON.stringify(answer.rejected.slice(0, 3))}`);
-      accepted += answer.accepted;
+      // A retried batch whose first attempt committed comes back as duplicates.
+      accepted += answer.accepted + answer.duplicates;
     });
     const seconds = (performance.now() - t0) / 1000;
     if (accepted !== total) throw new Error(`tap-ingest accepted ${accepted} of ${total} taps`);
@@ -326,12 +347,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       log(`rating up to ${options.ratingsPerPerson} rides per person through the rider-app API`);
       const from = options.from;
       await pool(personIds, 16, async (personId) => {
-        const res = await fetch(`${riderUrl}/v1/persons/${personId}/rides?from=${from}&to=${options.to}`, { headers: { authorization: `Bearer ${token}` } });
+        const res = await fetchRetrying(`${riderUrl}/v1/persons/${personId}/rides?from=${from}&to=${options.to}`, { headers: { authorization: `Bearer ${token}` } });
         if (!res.ok) throw new Error(`ride list: ${res.status}`);
         const { rides } = (await res.json()) as { rides: { tapIds: number[]; tappedAt: string; rated: boolean }[] };
         for (const ride of rides.filter((r) => !r.rated).slice(0, options.ratingsPerPerson)) {
           const ratedAt = new Date(Date.parse(ride.tappedAt) + 30 * 60_000).toISOString();
-          await postJson(`${riderUrl}/v1/rides/${ride.tapIds[0]}/rating`, token, { personId, score: 5, ratedAt });
+          await postJson(`${riderUrl}/v1/rides/${ride.tapIds[0]}/rating`, token, { personId, score: 5, ratedAt }, [409]);
         }
       });
     }
