@@ -87,6 +87,9 @@ describe('sanitiseForQuarantine', () => {
     expect(sanitiseForQuarantine({ media: { type: 'qr', id: 'acct' } }, hash)).toEqual({ media: { type: 'qr', id: 'acct' } });
     expect(sanitiseForQuarantine({ media: { type: 'weird', id: Number('110101199003071234') } }, hash)).toEqual({ media: { type: 'weird', id: expect.stringMatching(/^id-hash:/) as unknown } });
   });
+  it('replaces numbers too long to be anything but an ID number', () => {
+    expect(sanitiseForQuarantine({ seq: Number('110101199003071234'), n: 42 }, hash)).toEqual({ seq: expect.stringMatching(/^id-hash:/) as unknown, n: 42 });
+  });
   it('cuts deep nesting', () => {
     let deep: unknown = 'x';
     for (let i = 0; i < 100; i++) deep = [deep];

@@ -197,6 +197,8 @@ export function sanitiseForQuarantine(raw: unknown, hashIdNumber: (id: string) =
       if (NATIONAL_ID_LIKE.test(v) && checkNationalId(v) === null) return redact(v);
       return v.replace(NUL, '\ufffd');
     }
+    // A number of 17+ digits can only be an ID number typed as a number (seqs stay below 2^53).
+    if (typeof v === 'number' && Math.abs(v) >= 1e16) return redact(String(v));
     if (typeof v !== 'object' || v === null) return v;
     if (depth >= MAX_DEPTH) return '[nested too deep]';
     if (Array.isArray(v)) return v.map((x) => clean(x, depth + 1));
