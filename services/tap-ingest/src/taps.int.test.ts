@@ -158,6 +158,11 @@ describe('POST /v1/taps', () => {
     expect(q[0]!.payload).toMatchObject({ seq: 11, media: { type: 'id_card', id: `id-hash:${keyring.hashIdNumber(BAD_ID)}` } });
     expect(q[7]!.payload).toBe('not a tap');
     for (const r of q) expect(r.message).not.toContain(BAD_ID);
+    // ID numbers where they do not belong are hashed in quarantine too (checked by the scan below).
+    const stray = await post('D1', secret1, {
+      taps: [makeTap(25, { note: ID_B }), makeTap(26, { media: { type: 'id_kard', id: ID_A } }), makeTap(27, { media: { type: 'id_card', id: Number(ID_B.slice(0, 17)) } })],
+    });
+    expect((stray.json.rejected as { code: string }[]).map((r) => r.code)).toEqual(['unknown_field', 'invalid_media', 'invalid_media']);
   });
 
   it('handles the same seq twice in one batch: identical is a duplicate, different a seq_conflict', async () => {
@@ -309,7 +314,7 @@ describe('POST /v1/taps', () => {
       WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
         AND c.data_type IN ('text', 'character varying', 'bytea', 'jsonb', 'json', 'ARRAY')`.execute(db.db)).rows;
     expect(columns.length).toBeGreaterThan(20);
-    for (const id of [ID_A, ID_B, BAD_ID]) {
+    for (const id of [ID_A, ID_B, BAD_ID, ID_B.slice(0, 17)]) {
       for (const c of columns) {
         const col = sql.ref(c.column_name);
         const hay = c.data_type === 'bytea' ? sql`position(convert_to(${id}, 'UTF8') in ${col}) > 0` : sql`strpos(${col}::text, ${id}) > 0`;
