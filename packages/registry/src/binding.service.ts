@@ -82,10 +82,9 @@ export async function bindMedium(deps: RegistryDeps, input: BindMediumInput): Pr
     throw invalid('validTo', 'validTo must be a date (yyyy-MM-dd) or an ISO date-time with offset');
   }
   if (validTo && validTo <= validFrom) throw invalid('validTo', 'validTo must be after validFrom');
-  return deps.db.transaction().execute(async (trx) => {
-    let row: BindingRow;
-    try {
-      row = await insertBinding(trx, {
+  try {
+    return await deps.db.transaction().execute(async (trx) => {
+      const row = await insertBinding(trx, {
         person_id: person.person_id,
         media_type: input.type,
         media_kind: kind,
@@ -93,13 +92,14 @@ export async function bindMedium(deps: RegistryDeps, input: BindMediumInput): Pr
         valid_from: validFrom,
         valid_to: validTo,
       });
-    } catch (err) {
-      if (!(err instanceof BindingOverlapError)) throw err;
-      throw await overlapError(deps, input.type, mediaKey, person.person_id, validFrom, validTo);
-    }
-    await appendOutbox(trx, { topic: 'person', payload: { personId: person.person_id, from: validFrom.toISOString() } });
-    return toBindingView(row);
-  });
+      await appendOutbox(trx, { topic: 'person', payload: { personId: person.person_id, from: validFrom.toISOString() } });
+      return toBindingView(row);
+    });
+  } catch (err) {
+    // Described after the rollback: the embedded database has a single connection.
+    if (err instanceof BindingOverlapError) throw await overlapError(deps, input.type, mediaKey, person.person_id, validFrom, validTo);
+    throw err;
+  }
 }
 
 /** A 409 saying which interval is taken and whether by this person, never by whom otherwise. */
