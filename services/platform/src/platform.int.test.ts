@@ -31,7 +31,7 @@ interface Started {
 
 async function start(dataDir: string, args: string[] = []): Promise<Started> {
   const port = await freePort();
-  const env = { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
   // The embedded default is what is under test: no database or Redis from the outer environment.
   delete env.DATABASE_URL;
   delete env.REDIS_URL;
