@@ -15,7 +15,7 @@ import { createTestDatabase, type TestDatabase } from '@ridetally/db/testing';
 import { maskName } from '@ridetally/domain';
 import { errorHandler, notFound, requestContext, securityHeaders } from '@ridetally/http';
 import { createKeyring, type Keyring } from '@ridetally/keyring';
-import { createRewardRouter, createStaffUser, toContext, type Role } from '@ridetally/reward';
+import { createRewardRouter, createStaffUser, ENDPOINTS, toContext, type AnyEndpoint, type Role } from '@ridetally/reward';
 import { createLogger } from '@ridetally/telemetry';
 import { createConsoleRouter } from '../src';
 
@@ -40,7 +40,8 @@ export interface ConsoleHarness {
   db: TestDatabase;
   keyring: Keyring;
   clock: { now: Date; set(iso: string): void };
-  browser: Browser;
+  /** Undefined when started with `browser: false`. */
+  browser: Browser | undefined;
   staff: Record<'operator' | 'office' | 'eco' | 'assessor' | 'auditor' | 'admin', Staff>;
   /** A JSON call to the staff API as a user (logs in on first use per clock epoch). */
   api<T = ApiBody>(user: Staff, method: string, path: string, body?: unknown): Promise<{ status: number; json: T }>;
@@ -50,7 +51,14 @@ export interface ConsoleHarness {
   close(): Promise<void>;
 }
 
-export async function startConsoleHarness(startAt: string): Promise<ConsoleHarness> {
+export interface HarnessOptions {
+  /** Start chromium (default true); API-only tests skip it. */
+  browser?: boolean;
+  /** Endpoints added to the reward service's table (deduplicated by operationId). */
+  extraEndpoints?: readonly AnyEndpoint[];
+}
+
+export async function startConsoleHarness(startAt: string, opts: HarnessOptions = {}): Promise<ConsoleHarness> {
   const db = await createTestDatabase(4);
   const keyring = createKeyring({ current: randomBytes(32) });
   const clock = {
@@ -66,7 +74,8 @@ export async function startConsoleHarness(startAt: string): Promise<ConsoleHarne
   app.disable('x-powered-by');
   app.use(requestContext(logger));
   app.use(securityHeaders());
-  app.use(createRewardRouter(deps));
+  const known = new Set(ENDPOINTS.map((e) => e.operationId));
+  app.use(createRewardRouter(deps, [...ENDPOINTS, ...(opts.extraEndpoints ?? []).filter((e) => !known.has(e.operationId))]));
   app.use(createConsoleRouter());
   app.use(notFound());
   app.use(errorHandler());
@@ -118,7 +127,7 @@ export async function startConsoleHarness(startAt: string): Promise<ConsoleHarne
     return token;
   };
 
-  const browser = await chromium.launch({
+  const browser: Browser | undefined = opts.browser === false ? undefined : await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--lang=zh-CN'],
@@ -137,6 +146,7 @@ export async function startConsoleHarness(startAt: string): Promise<ConsoleHarne
       return { status: r.status, json: r.json as T };
     },
     async signedIn(user, viewport = { width: 1280, height: 800 }) {
+      if (!browser) throw new Error('this harness was started without a browser');
       const context = await browser.newContext({ viewport, locale: 'zh-CN', timezoneId: 'Europe/London', acceptDownloads: true });
       // the browser's calendar is the server's injected one (default dates, notice-end checks)
       await context.clock.setFixedTime(clock.now);
@@ -156,7 +166,7 @@ export async function startConsoleHarness(startAt: string): Promise<ConsoleHarne
       await page.screenshot({ path: resolve(SCREENSHOT_DIR, `${name}.png`), fullPage: false });
     },
     async close() {
-      await browser.close();
+      await browser?.close();
       await new Promise<void>((ok) => server.close(() => ok()));
       await db.drop();
     },

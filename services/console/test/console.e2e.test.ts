@@ -33,6 +33,12 @@ beforeAll(async () => {
     { name: '沙和尚', rides: 301 },
     { name: '白龙马', rides: 299 },
   ]);
+  // A year of city-area volume (R14) for the dashboard chart: April to December 2022
+  await h.db.db.insertInto('routes').values([{ route_id: 'R1', short_name: '1路', long_name: '火车站—吕梁学院', is_city: true }, { route_id: 'R101', short_name: '101路', long_name: '离石—柳林', is_city: false }]).execute();
+  await h.db.db
+    .insertInto('volume_daily')
+    .values(Array.from({ length: 9 }, (_, i) => ({ service_date: `2022-${String(i + 4).padStart(2, '0')}-15`, route_id: 'R1', boardings: 2_700_000 + i * 120_000, taps: 2_800_000 + i * 120_000 })))
+    .execute();
   // The annual list is taken to "final" through the API; the browser part records its payment.
   const { operator, office } = h.staff;
   const created = await h.api(operator, 'POST', '/api/snapshots', { period: '2022', tiePolicy: 'shared' });
@@ -80,7 +86,7 @@ function problems(page: Page): string[] {
 
 describe('signing in', () => {
   it('refuses a wrong password with a message and keeps the sign-in form', async () => {
-    const context = await h.browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' });
+    const context = await h.browser!.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' });
     const page = await context.newPage();
     await page.goto(`${h.url}/`);
     await page.waitForSelector('[data-testid=username]');
@@ -252,7 +258,7 @@ describe('the other pages', () => {
   it('renders each main page without errors, in Chinese and in English', async () => {
     const page = await h.signedIn(h.staff.office);
     const pages: [string, string, string][] = [
-      ['dashboard', '02-dashboard', 'main h1'],
+      ['dashboard?year=2022', '02-dashboard', 'main h1'],
       ['rankings?period=2022-Q3', '03-rankings', '[data-testid=rankings-table]'],
       ['snapshots', '04-snapshots', '[data-testid=snapshots-table]'],
       ['anomalies', '07-anomalies', 'main h1'],

@@ -1,5 +1,5 @@
 import { endpoints, type DashboardSummary, type VolumeReport } from '../endpoints.js';
-import { h, mount } from '../dom.js';
+import { h, mount, select } from '../dom.js';
 import { describeError } from '../errors.js';
 import { formatNumber, formatPercent, shanghaiToday } from '../format.js';
 import { t, type MessageKey } from '../i18n.js';
@@ -24,11 +24,16 @@ function unavailable(err: unknown): HTMLElement {
  * Two sources, loaded side by side so one failing does not blank the page: the console summary
  * (today, this month, ingest health) and the year's city-area volume report (target, chart).
  */
-export async function renderDashboard({ main }: PageContext): Promise<void> {
+export async function renderDashboard({ main, query, navigate }: PageContext): Promise<void> {
   const [summary] = await Promise.allSettled([endpoints.dashboard()]);
   const s: DashboardSummary | null = summary.status === 'fulfilled' ? summary.value : null;
   // the server's calendar year when it says so (its clock is the one that counts)
-  const year = s?.year ?? shanghaiToday().year;
+  const thisYear = s?.year ?? shanghaiToday().year;
+  const asked = Number(query.get('year'));
+  const year = asked >= 2022 && asked <= thisYear ? asked : thisYear;
+  const yearSel = select('year', Array.from({ length: thisYear - 2021 }, (_, i) => String(thisYear - i)).map((y) => ({ value: y, label: y })), String(year));
+  yearSel.id = 'dash-year';
+  yearSel.addEventListener('change', () => navigate(`#/dashboard?year=${yearSel.value}`));
   const [volume] = await Promise.allSettled([endpoints.volume(year)]);
   const v: VolumeReport | null = volume.status === 'fulfilled' ? volume.value : null;
   const chart = h('div', { class: 'chart', role: 'img', 'aria-label': t('dashboard.chartLabel', { year }), 'data-testid': 'volume-chart' });
@@ -48,7 +53,7 @@ export async function renderDashboard({ main }: PageContext): Promise<void> {
     h(
       'section',
       { class: 'card', 'aria-labelledby': 'vol-h' },
-      h('h2', { id: 'vol-h' }, t('dashboard.volumeTitle', { year })),
+      h('div', { class: 'card-head' }, h('h2', { id: 'vol-h' }, t('dashboard.volumeTitle', { year })), h('div', { class: 'field inline' }, h('label', { for: yearSel.id }, t('period.year')), yearSel)),
       v ? chart : unavailable(volume.status === 'rejected' ? volume.reason : null),
       v ? h('p', { class: 'muted' }, v.explanation) : null,
     ),
