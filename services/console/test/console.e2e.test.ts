@@ -97,6 +97,7 @@ describe('signing in', () => {
     await page.fill('[data-testid=password]', 'wrong-password');
     await page.click('[data-testid=signin-submit]');
     await page.waitForSelector('[data-testid=signin-error]:not(:empty)');
+    expect(await page.locator('[data-testid=signin-error]').textContent()).toBe('用户名或密码错误。');
     expect(await page.locator('[data-testid=current-user]').count()).toBe(0);
     await context.close();
   });

@@ -45,12 +45,21 @@ const zh = {
 
   'error.forbidden': '您的角色无权执行此操作。',
   'error.network': '无法连接服务器，请检查网络后重试。',
+  'error.invalid': '输入有误：',
+  'error.unauthorized': '未能登录：',
+  'error.notFound': '未找到：',
+  'error.conflict': '当前状态下不能这样做：',
+  'error.busy': '请求过于频繁，请稍后再试：',
+  'error.unavailable': '服务暂时不可用，请稍后再试：',
+  'error.server': '服务器出错，请稍后再试或联系管理员。',
 
   'signin.title': '工作人员登录',
   'signin.intro': '请使用分配给您的账号登录。连续多次输错密码将临时锁定账号。',
   'signin.username': '用户名',
   'signin.password': '密码',
   'signin.submit': '登录',
+  'signin.failed': '用户名或密码错误。',
+  'signin.locked': '连续输错密码次数过多，账号已临时锁定，请稍后再试。',
 
   'dashboard.boardings': '客运量',
   'dashboard.today': '今日乘车人次',
@@ -341,12 +350,21 @@ const en: Record<MessageKey, string> = {
 
   'error.forbidden': 'Your role may not do this.',
   'error.network': 'Cannot reach the server; check the network and try again.',
+  'error.invalid': 'Invalid input: ',
+  'error.unauthorized': 'Not signed in: ',
+  'error.notFound': 'Not found: ',
+  'error.conflict': 'Not possible in the current state: ',
+  'error.busy': 'Too many requests, try again shortly: ',
+  'error.unavailable': 'Temporarily unavailable, try again shortly: ',
+  'error.server': 'Server error; try again or tell the administrator.',
 
   'signin.title': 'Staff sign-in',
   'signin.intro': 'Sign in with the account you were given. Repeated wrong passwords lock the account for a while.',
   'signin.username': 'Username',
   'signin.password': 'Password',
   'signin.submit': 'Sign in',
+  'signin.failed': 'Wrong username or password.',
+  'signin.locked': 'Too many wrong passwords: the account is locked for a while; try again later.',
 
   'dashboard.boardings': 'Passenger volume',
   'dashboard.today': 'Boardings today',

@@ -1,3 +1,4 @@
+import { ApiError } from '../api.js';
 import { h, field, mount } from '../dom.js';
 import { describeError } from '../errors.js';
 import { t } from '../i18n.js';
@@ -24,7 +25,9 @@ export function renderSignIn({ main, navigate, query }: PageContext): void {
         signIn(username.value.trim(), password.value)
           .then(() => navigate(target))
           .catch((err: unknown) => {
-            error.textContent = describeError(err);
+            // the server says only "wrong username or password" or "locked until …": say it in the UI's language
+            error.textContent =
+              err instanceof ApiError && err.status === 401 ? (/locked/i.test(err.message) ? t('signin.locked') : t('signin.failed')) : describeError(err);
             password.value = '';
             password.focus();
           })
