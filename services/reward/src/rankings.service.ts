@@ -6,7 +6,7 @@
  * period, the last one they served in it (a list is about the period, and the award goes to whoever
  * rode in it).
  */
-import { listRankingPrefix, type Database, type DB, type RankingCountRow, type Transaction } from '@ridetally/db';
+import { listExcludedPersons, listRankingPrefix, type Database, type DB, type RankingCountRow, type Transaction } from '@ridetally/db';
 import {
   compileAnnualAwards,
   compileQuarterlyList,
@@ -68,7 +68,8 @@ export async function compileLiveList(
 ): Promise<CompiledList<RankingCountRow>> {
   const label = formatPeriod(period);
   const dates = periodDates(period);
-  const prefix = await listRankingPrefix(db, { period: label, limit: rules.listSize, periodFrom: dates.from, periodTo: dates.to });
+  const excluded = await listExcludedPersons(db, label);
+  const prefix = await listRankingPrefix(db, { period: label, limit: rules.listSize, periodFrom: dates.from, periodTo: dates.to, excludedPersons: excluded });
   const ranked = rankPersons(prefix, tiePolicy);
   return period.kind === 'year' ? compileAnnualAwards(ranked, rules, tiePolicy) : compileQuarterlyList(ranked, rules, tiePolicy);
 }

@@ -2,7 +2,7 @@
  * Live rankings read from the aggregator's person_period_counts (R6/R7). The list is the prefix of
  * the ranking order (rides desc, last counted ride, person id) down to the count of the `limit`-th
  * person, ties included: shared ranks are then positional within that prefix, because everyone with
- * more rides is in it. The cut-off and the prefix both use the (period, rides DESC, …) index.
+ * more rides is in it. Both queries use the (period, rides DESC, last_counted_at, person_id) index.
  */
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { DB } from '../types';
@@ -18,21 +18,37 @@ export interface RankingCountRow {
   employerCode: string | null;
 }
 
+/** The ride count of the `limit`-th person of a period (rides ≥ 1), or null if fewer persons. */
+export async function findRankCutoff(db: Db, period: string, limit: number): Promise<number | null> {
+  const row = await db
+    .selectFrom('person_period_counts')
+    .select('rides')
+    .where('period', '=', period)
+    .where('rides', '>=', 1)
+    .orderBy('rides', 'desc')
+    .offset(limit - 1)
+    .limit(1)
+    .executeTakeFirst();
+  return row?.rides ?? null;
+}
+
 /**
- * The ranking prefix for a period in one round trip: every person whose count is at least the
- * `limit`-th person's, persons excluded as a whole (R13, not revoked) left out before the cut-off
- * is taken, with masked name and employer at the period's end.
+ * Persons of a period with rides ≥ minRides (and ≥ 1), in ranking order, with masked name and the
+ * employer at the period's end. `periodFrom`/`periodTo` are the period's Shanghai dates [from, to).
+ * `excludedPersons` are left out (R13 person exclusions).
  */
-export async function listRankingPrefix(db: Db, opts: { period: string; limit: number; periodFrom: string; periodTo: string }): Promise<RankingCountRow[]> {
-  const notExcluded = sql`NOT EXISTS (SELECT 1 FROM exclusions x WHERE x.person_id = c.person_id AND x.period = ${opts.period} AND x.tap_id IS NULL AND x.revoked_at IS NULL)`;
+export async function listPeriodCounts(
+  db: Db,
+  opts: { period: string; minRides: number; periodFrom: string; periodTo: string; excludedPersons?: readonly string[] },
+): Promise<RankingCountRow[]> {
+  const excluded = opts.excludedPersons ?? [];
+  // The prefix comes from the rank index alone; name and employer are then probed per row (scalar
+  // subqueries by primary key and employments_person), never a join over every person.
   const rows = await sql<{ person_id: string; rides: number; last_counted_at: Date | null; name_masked: string | null; employer_code: string | null }>`
-    WITH cutoff AS MATERIALIZED (
-      SELECT c.rides FROM person_period_counts c
-      WHERE c.period = ${opts.period} AND c.rides >= 1 AND ${notExcluded}
-      ORDER BY c.rides DESC OFFSET ${opts.limit - 1} LIMIT 1
-    ), top AS MATERIALIZED (
+    WITH top AS MATERIALIZED (
       SELECT c.person_id, c.rides, c.last_counted_at FROM person_period_counts c
-      WHERE c.period = ${opts.period} AND c.rides >= coalesce((SELECT rides FROM cutoff), 1) AND ${notExcluded}
+      WHERE c.period = ${opts.period} AND c.rides >= ${Math.max(1, opts.minRides)}
+        ${excluded.length ? sql`AND c.person_id <> ALL(${sql.val(excluded)}::uuid[])` : sql``}
     )
     SELECT t.person_id, t.rides, t.last_counted_at,
       (SELECT p.name_masked FROM persons p WHERE p.person_id = t.person_id) AS name_masked,
@@ -49,6 +65,19 @@ export async function listRankingPrefix(db: Db, opts: { period: string; limit: n
     nameMasked: r.name_masked ?? '*',
     employerCode: r.employer_code,
   }));
+}
+
+/**
+ * The ranking prefix for a period: every person whose count is at least the `limit`-th person's.
+ * Excluded persons are removed before the cut-off is taken.
+ */
+export async function listRankingPrefix(
+  db: Db,
+  opts: { period: string; limit: number; periodFrom: string; periodTo: string; excludedPersons?: readonly string[] },
+): Promise<RankingCountRow[]> {
+  const excluded = opts.excludedPersons ?? [];
+  const cutoff = await findRankCutoff(db, opts.period, opts.limit + excluded.length);
+  return listPeriodCounts(db, { ...opts, minRides: cutoff ?? 1 });
 }
 
 /** Live counts of the given persons in a period (drift reports). */
