@@ -105,10 +105,16 @@ async function drive(url: string, devicesFile: string, taps: number, concurrency
 }
 
 /** Group-commit totals of whichever worker answers /metrics. */
-async function groupStats(url: string): Promise<{ groups: number; taps: number; seconds: number }> {
+async function groupStats(url: string): Promise<{ groups: number; taps: number; seconds: number; cpuS: number; requests: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
-  return { groups: value('ridetally_ingest_group_size_taps_count'), taps: value('ridetally_ingest_group_size_taps_sum'), seconds: value('ridetally_ingest_group_commit_seconds_sum') };
+  return {
+    groups: value('ridetally_ingest_group_size_taps_count'),
+    taps: value('ridetally_ingest_group_size_taps_sum'),
+    seconds: value('ridetally_ingest_group_commit_seconds_sum'),
+    cpuS: value('process_cpu_seconds_total'),
+    requests: value('ridetally_ingest_batch_duration_seconds_count'),
+  };
 }
 
 const dbName = `rt_bench_${randomBytes(4).toString('hex')}`;
@@ -157,7 +163,8 @@ try {
         `p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, failed ${r.failed}/${r.requests}, duplicates ${r.duplicates}; ` +
         `${((100 * r.tapsPerS) / copy.rowsPerS).toFixed(1)} % of raw COPY\n` +
         `          (one worker's group commits: ${((after.taps - before.taps) / Math.max(1, after.groups - before.groups)).toFixed(1)} taps/group, ` +
-        `${((1000 * (after.seconds - before.seconds)) / Math.max(1, after.groups - before.groups)).toFixed(1)} ms/commit; load average ${load()})\n`,
+        `${((1000 * (after.seconds - before.seconds)) / Math.max(1, after.groups - before.groups)).toFixed(1)} ms/commit, ` +
+        `${((1000 * (after.cpuS - before.cpuS)) / Math.max(1, after.requests - before.requests)).toFixed(2)} ms CPU/request; load average ${load()})\n`,
     );
   }
   const stored = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM taps`.execute(handle.db)).rows[0]!.n;

@@ -17,7 +17,7 @@ const tap = (deviceId: string, seq: number, content = 'a'): PendingTap => ({
   seq,
   tappedAt: new Date('2022-06-01T08:00:00+08:00'),
   receivedAt: new Date(),
-  contentHash: createHash('sha256').update(`${deviceId}/${seq}/${content}`).digest(),
+  contentHash: createHash('sha256').update(`${deviceId}/${seq}/${content}`).digest('hex'),
   vehicleId: 'V1',
   routeId: 'R1',
   stopId: null,

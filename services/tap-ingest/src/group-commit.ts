@@ -97,7 +97,7 @@ export async function commitGroup(db: Database, reqs: GroupRequest[]): Promise<T
   const missing: PendingTap[] = [];
   for (const c of candidates) {
     const k = keyOf(c);
-    if (insertedKeys.has(k)) storedHash.set(k, c.contentHash.toString('hex'));
+    if (insertedKeys.has(k)) storedHash.set(k, c.contentHash);
     else missing.push(c);
   }
   let hasShadows = candidates.length < reqs.reduce((n, r) => n + r.taps.length, 0);
@@ -111,7 +111,7 @@ export async function commitGroup(db: Database, reqs: GroupRequest[]): Promise<T
     r.taps.map((t): TapOutcome => {
       const k = keyOf(t);
       if (candidateByKey.get(k) === t && insertedKeys.has(k)) return 'accepted';
-      if (storedHash.get(k) === t.contentHash.toString('hex')) return 'duplicate';
+      if (storedHash.get(k) === t.contentHash) return 'duplicate';
       conflicts.push({ deviceId: t.deviceId, seq: t.seq, receivedAt: t.receivedAt, code: 'seq_conflict', message: SEQ_CONFLICT_MESSAGE, payload: t.quarantinePayload() });
       return 'seq_conflict';
     }),

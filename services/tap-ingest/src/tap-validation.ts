@@ -3,7 +3,7 @@
  * becomes a rejection with a code and a message that never quotes the input (it may hold an ID
  * number); a good tap becomes the row the group commit stores, with its content hash.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import {
   CARD_KINDS,
   checkNationalId,
@@ -176,9 +176,10 @@ export function isRejection(v: ValidTap | TapRejection): v is TapRejection {
  * key. For an id_card the key is the keyed hash of the number, never the number itself: an unkeyed
  * hash of an ID number could be reversed by trying every plausible number.
  */
-export function tapContentHash(tap: ValidTap, mediaKey: string): Buffer {
+export function tapContentHash(tap: ValidTap, mediaKey: string): string {
   const canonical = JSON.stringify([tap.seq, tap.tappedAt.getTime(), tap.vehicleId, tap.routeId, tap.stopId, tap.mediaType, tap.mediaKind, mediaKey]);
-  return createHash('sha256').update(canonical).digest();
+  // One-shot hash (node ≥ 20.12): a third of createHash's cost, and this runs once per tap.
+  return hash('sha256', canonical, 'hex');
 }
 
 const MAX_DEPTH = 16;

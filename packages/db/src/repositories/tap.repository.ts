@@ -14,8 +14,8 @@ export interface TapInsertRow {
   seq: number;
   tappedAt: Date;
   receivedAt: Date;
-  /** SHA-256 of the tap's canonical content: tells a resend from a seq_conflict. */
-  contentHash: Buffer;
+  /** SHA-256 (hex) of the tap's canonical content: tells a resend from a seq_conflict. */
+  contentHash: string;
   vehicleId: string;
   routeId: string;
   stopId: string | null;
@@ -51,7 +51,7 @@ export async function insertTapGroup(db: Db, rows: TapInsertRow[], quarantine: Q
       SELECT * FROM unnest(
         ${col((r) => r.deviceId)}::text[], ${col((r) => String(r.seq))}::int8[],
         ${col((r) => r.tappedAt.toISOString())}::timestamptz[], ${col((r) => r.receivedAt.toISOString())}::timestamptz[],
-        ${col((r) => hex(r.contentHash))}::text[], ${col((r) => r.vehicleId)}::text[], ${col((r) => r.routeId)}::text[],
+        ${col((r) => r.contentHash)}::text[], ${col((r) => r.vehicleId)}::text[], ${col((r) => r.routeId)}::text[],
         ${col((r) => r.stopId)}::text[], ${col((r) => r.mediaType)}::text[], ${col((r) => r.mediaKind)}::text[],
         ${col((r) => r.mediaKey)}::text[], ${col((r) => hex(r.mediaCiphertext))}::text[]
       ) AS i(device_id, seq, tapped_at, received_at, content_hash, vehicle_id, route_id, stop_id,
