@@ -179,12 +179,20 @@ async function simulateOverHttp(city: SimCity, out: string, url: string, opts: S
   const rate = opts.rate === undefined ? undefined : parsePositive('--rate', opts.rate, false);
   const rider = { baseUrl: url, clientToken: credentials.clientToken, concurrency };
 
+  const started = Date.now();
+  const phaseSeconds: Record<string, number> = {};
+  let phaseStart = Date.now();
+  const endPhase = (name: string) => {
+    phaseSeconds[name] = Math.round((Date.now() - phaseStart) / 100) / 10;
+    phaseStart = Date.now();
+  };
   const registered = city.persons.filter((p) => p.registered);
   const regBar = progressBar('riders');
   regBar.start(registered.length, 0, { detail: '' });
   const { personIds, stats: registration } = await registerRiders(rider, city.persons, (done) => regBar.update(done));
   regBar.stop();
   await writeFile(join(out, 'persons.csv'), personsCsv(personIds));
+  endPhase('registration');
 
   const poster = createTapPoster({ baseUrl: url, secrets: credentials.secrets, concurrency, rate });
   const ratingsFile = join(out, 'ratings.ndjson');
@@ -199,12 +207,12 @@ async function simulateOverHttp(city: SimCity, out: string, url: string, opts: S
   };
   const bar = progressBar('taps');
   bar.start(city.days, 0, { detail: '' });
-  const started = Date.now();
+  const tapsStarted = Date.now();
   const truth = await runSimulation(
     city,
     sink,
     (p) => {
-      const seconds = (Date.now() - started) / 1000;
+      const seconds = (Date.now() - tapsStarted) / 1000;
       bar.update(p.dayIndex + 1, {
         detail: `${p.date} accepted ${poster.stats.accepted.toLocaleString('en')} (${Math.round(poster.stats.accepted / seconds)}/s), retries ${poster.stats.retries}`,
       });
@@ -213,6 +221,7 @@ async function simulateOverHttp(city: SimCity, out: string, url: string, opts: S
   );
   await poster.drain();
   bar.stop();
+  endPhase('taps');
   const periods = await writeGroundTruth(city, truth, join(out, 'ground-truth'));
 
   let ratings = undefined;
@@ -222,8 +231,9 @@ async function simulateOverHttp(city: SimCity, out: string, url: string, opts: S
     let daysDone = 0;
     ratings = await postRatings(rider, ratingsFile, personIds, (s) => ratingBar.update(++daysDone, { detail: `accepted ${s.accepted}` }));
     ratingBar.stop();
+    endPhase('ratings');
   }
-  const report = { out, url, seconds: Math.round((Date.now() - started) / 1000), registration, taps: poster.stats, ratings, truth: truth.totals, periods };
+  const report = { out, url, seconds: Math.round((Date.now() - started) / 1000), phaseSeconds, registration, taps: poster.stats, ratings, truth: truth.totals, periods };
   await writeFile(join(out, 'http-report.json'), JSON.stringify(report, null, 2) + '\n');
   process.stdout.write(JSON.stringify(report) + '\n');
   if (Object.keys(poster.stats.failed).length > 0) throw new CliError(`some tap batches failed for good: ${JSON.stringify(poster.stats.failed)}`);
