@@ -186,10 +186,18 @@ export async function runStaffMix(inputs: StaffInputs, mix: StaffMix): Promise<M
   const token = signIn.status === 200 ? (JSON.parse(signIn.body) as { token?: unknown }).token : undefined;
   if (typeof token !== 'string') throw new Error(`sign-in as ${inputs.username} failed with status ${signIn.status}`);
   const kinds: Record<string, number> = {};
+  const rankingRows: Record<string, number> = {};
   const arrival = await runAtConstantRate({ rate: mix.rate, durationMs: parseDuration(mix.duration), maxInFlight: mix.maxVUs }, async () => {
     const kind = pickWeighted(mix.weights, Math.random());
     kinds[kind] = (kinds[kind] ?? 0) + 1;
-    await sender.send(staffRequest(kind, mix, Math.random(), credentials), kind === 'signIn' ? '' : token);
+    const spec = staffRequest(kind, mix, Math.random(), credentials);
+    const res = await sender.send(spec, kind === 'signIn' ? '' : token);
+    if (spec.name === 'GET rankings' && res.status === 200) {
+      // How big the ranked lists were: a fast answer over an empty list would prove nothing.
+      const period = new URLSearchParams(spec.path.split('?')[1]).get('period') ?? '?';
+      const rows = (JSON.parse(res.body) as { rows?: unknown[] }).rows;
+      rankingRows[period] = Math.max(rankingRows[period] ?? 0, Array.isArray(rows) ? rows.length : -1);
+    }
   });
   const latency = summarise(sender.records, arrival.elapsedMs);
   return {
@@ -206,7 +214,7 @@ export async function runStaffMix(inputs: StaffInputs, mix: StaffMix): Promise<M
         { name: 'POST sign-in', ms: mix.signInP99Ms },
       ],
     }),
-    notes: [`iterations by kind: ${JSON.stringify(kinds)}`],
+    notes: [`iterations by kind: ${JSON.stringify(kinds)}`, `rows in the ranking answers, by period: ${JSON.stringify(rankingRows)}`],
   };
 }
 
