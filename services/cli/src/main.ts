@@ -9,6 +9,7 @@ import { registerImport } from './commands/import.command';
 import { registerRoute } from './commands/route.command';
 import { registerVehicleCommands } from './commands/vehicle.command';
 import { registerClient } from './commands/client.command';
+import { registerPerson } from './commands/person.command';
 import { registerRecompute } from './commands/recompute.command';
 import { registerCounts } from './commands/counts.command';
 import { registerSimulate } from './commands/simulate.command';
@@ -34,6 +35,7 @@ registerImport(program);
 registerRoute(program);
 registerVehicleCommands(program);
 registerClient(program);
+registerPerson(program);
 registerSimulate(program);
 registerVerify(program);
 
