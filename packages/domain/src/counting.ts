@@ -6,7 +6,14 @@
  * `planRegroup` decides which stretch of a key's taps must be regrouped after a change, so the
  * incremental path re-derives a small neighbourhood instead of a whole quarter (see its doc).
  */
-import { isPersonEligibleOn, isRatedInWindow, isRouteEligible, periodLabelsOfMs, shanghaiDateOfMs, type EmploymentSpan } from './eligibility';
+import {
+  isPersonEligibleOn,
+  isRatedInWindow,
+  isRouteEligible,
+  periodLabelsOfMs,
+  shanghaiDateOfMs,
+  type EmploymentSpan,
+} from './eligibility';
 import { groupRides, startsRideRegardless, type Ride, type RideTap } from './rides';
 import type { Rules } from './rules';
 
@@ -68,7 +75,8 @@ export function judgeRides(rides: readonly Ride[], facts: PersonFacts, ctx: Judg
     const { quarter, year, yearNumber } = periodLabelsOfMs(at);
     const rules = ctx.rulesFor(yearNumber);
     const eligible =
-      isRouteEligible(ride.first.routeId, ctx.cityRoutes) && isPersonEligibleOn(shanghaiDateOfMs(at), facts.employments, rules);
+      isRouteEligible(ride.first.routeId, ctx.cityRoutes) &&
+      isPersonEligibleOn(shanghaiDateOfMs(at), facts.employments, rules);
     const ratedAt: number[] = [];
     for (const t of ride.taps) for (const r of facts.ratingsByTap.get(t.tapId) ?? []) ratedAt.push(r);
     const rated = isRatedInWindow(at, ratedAt, rules);
@@ -94,7 +102,12 @@ export function judgeRides(rides: readonly Ride[], facts: PersonFacts, ctx: Judg
 }
 
 /** R4 + judgement: taps must start at a reset point (see `startsRideRegardless`). */
-export function deriveRides(taps: readonly RideTap[], facts: PersonFacts, ctx: JudgeContext, rideGroupSeconds: number): DerivedRide[] {
+export function deriveRides(
+  taps: readonly RideTap[],
+  facts: PersonFacts,
+  ctx: JudgeContext,
+  rideGroupSeconds: number,
+): DerivedRide[] {
   return judgeRides(groupRides(taps, rideGroupSeconds), facts, ctx);
 }
 
@@ -182,9 +195,11 @@ export function planRegroup<T extends RideTap>(input: RegroupInput<T>): RegroupP
   const { taps, storedStarts, windowSeconds } = input;
   const w = windowSeconds * 1000;
   const len = taps.length;
-  const gapBefore = (i: number) => (i > 0 ? taps[i]!.at - taps[i - 1]!.at >= w : taps[0]!.at - input.loadedFromMs >= w);
+  const gapBefore = (i: number) =>
+    i > 0 ? taps[i]!.at - taps[i - 1]!.at >= w : taps[0]!.at - input.loadedFromMs >= w;
   const candidate = (i: number) =>
-    gapBefore(i) || (i > 0 && startsRideRegardless(taps[i - 1], taps[i]!, windowSeconds) && storedStarts.has(taps[i]!.tapId));
+    gapBefore(i) ||
+    (i > 0 && startsRideRegardless(taps[i - 1], taps[i]!, windowSeconds) && storedStarts.has(taps[i]!.tapId));
   let firstChanged = taps.findIndex((t) => t.at >= input.changedFromMs);
   if (firstChanged < 0) firstChanged = len;
 
@@ -218,7 +233,12 @@ export function planRegroup<T extends RideTap>(input: RegroupInput<T>): RegroupP
   for (let g = 0; g < groups.length; g++) {
     const first = groups[g]!.first;
     if (first.at > input.changedToMs && (gapBefore(index) || storedStarts.has(first.tapId))) {
-      return { kind: 'ready', deleteFrom, deleteTo: { at: first.at, tapId: first.tapId }, groups: groups.slice(0, g) };
+      return {
+        kind: 'ready',
+        deleteFrom,
+        deleteTo: { at: first.at, tapId: first.tapId },
+        groups: groups.slice(0, g),
+      };
     }
     index += groups[g]!.taps.length;
   }

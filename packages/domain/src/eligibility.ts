@@ -35,7 +35,11 @@ export function periodLabelsOfMs(ms: number): { quarter: string; year: string; y
 }
 
 /** R2: employed and in service on the ride's Shanghai date by an eligible employer type in the city area. */
-export function isPersonEligibleOn(date: string, employments: readonly EmploymentSpan[], rules: Rules): boolean {
+export function isPersonEligibleOn(
+  date: string,
+  employments: readonly EmploymentSpan[],
+  rules: Rules,
+): boolean {
   for (const e of employments) {
     if (e.fromDate > date) continue;
     if (e.toDateExclusive !== null && date >= e.toDateExclusive) continue;

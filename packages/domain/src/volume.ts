@@ -16,7 +16,12 @@ export interface VolumeTap {
 
 /** The boarding tap ids among one medium's taps on one vehicle. */
 export function markBoardings(taps: readonly VolumeTap[], repeatSeconds: number): Set<number> {
-  const asRideTaps: RideTap[] = taps.map((t) => ({ tapId: t.tapId, at: t.at, vehicleId: '', routeId: t.routeId }));
+  const asRideTaps: RideTap[] = taps.map((t) => ({
+    tapId: t.tapId,
+    at: t.at,
+    vehicleId: '',
+    routeId: t.routeId,
+  }));
   return new Set(groupRides(asRideTaps, repeatSeconds).map((g) => g.first.tapId));
 }
 

@@ -5,7 +5,16 @@
  */
 import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { JOB_CATALOG, parseJobPayload, QUEUES, type JobHandlers, type JobName, type JobPayload, type JobQueue, type QueueName } from './catalog';
+import {
+  JOB_CATALOG,
+  parseJobPayload,
+  QUEUES,
+  type JobHandlers,
+  type JobName,
+  type JobPayload,
+  type JobQueue,
+  type QueueName,
+} from './catalog';
 
 export class MissingHandlerError extends Error {
   override name = 'MissingHandlerError';
@@ -13,7 +22,9 @@ export class MissingHandlerError extends Error {
 
 /** Throws unless every catalog job of the queues has a handler. */
 export function assertHandlersComplete(handlers: JobHandlers, queues: readonly QueueName[]): void {
-  const missing = (Object.keys(JOB_CATALOG) as JobName[]).filter((n) => queues.includes(JOB_CATALOG[n].queue) && !handlers[n]);
+  const missing = (Object.keys(JOB_CATALOG) as JobName[]).filter(
+    (n) => queues.includes(JOB_CATALOG[n].queue) && !handlers[n],
+  );
   if (missing.length) throw new MissingHandlerError(`no handler for job(s): ${missing.join(', ')}`);
 }
 
@@ -24,7 +35,10 @@ export interface BullOptions {
 }
 
 /** A producer: enqueues catalog jobs with their deterministic job ids. */
-export function createBullJobQueue({ connection, prefix }: BullOptions): JobQueue & { queue(name: QueueName): Queue } {
+export function createBullJobQueue({
+  connection,
+  prefix,
+}: BullOptions): JobQueue & { queue(name: QueueName): Queue } {
   const queues = new Map<QueueName, Queue>();
   const queue = (name: QueueName): Queue => {
     let q = queues.get(name);
@@ -59,7 +73,11 @@ export interface WorkerEvents {
 
 /** Starts BullMQ workers for the queues; refuses to start when a handler is missing. */
 export function startBullWorkers(
-  opts: BullOptions & { handlers: JobHandlers; queues: readonly QueueName[]; concurrency: number } & WorkerEvents,
+  opts: BullOptions & {
+    handlers: JobHandlers;
+    queues: readonly QueueName[];
+    concurrency: number;
+  } & WorkerEvents,
 ): { close(): Promise<void>; workers: Worker[] } {
   assertHandlersComplete(opts.handlers, opts.queues);
   const workers = opts.queues.map(
@@ -78,7 +96,11 @@ export function startBullWorkers(
           }
           await handler(payload);
         },
-        { connection: opts.connection as ConnectionOptions, prefix: opts.prefix, concurrency: opts.concurrency },
+        {
+          connection: opts.connection as ConnectionOptions,
+          prefix: opts.prefix,
+          concurrency: opts.concurrency,
+        },
       ),
   );
   for (const w of workers) {
@@ -96,7 +118,11 @@ export function startBullWorkers(
 }
 
 /** Embedded runner: enqueue runs the handler in this process, one job at a time, with the catalog's retries. */
-export function createInProcessJobQueue(handlers: JobHandlers, queues: readonly QueueName[], events: WorkerEvents = {}): JobQueue & { idle(): Promise<void> } {
+export function createInProcessJobQueue(
+  handlers: JobHandlers,
+  queues: readonly QueueName[],
+  events: WorkerEvents = {},
+): JobQueue & { idle(): Promise<void> } {
   assertHandlersComplete(handlers, queues);
   let chain: Promise<void> = Promise.resolve();
   const seen = new Set<string>();

@@ -13,7 +13,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '@ridetally/db';
 import { createTestDatabase, type TestDatabase } from '@ridetally/db/testing';
 import { recomputePeriod } from './recompute';
-import { insertBinding, insertEmployer, insertEmployment, insertPerson, insertRating, insertRoute, insertTapBatch } from './testing/fixtures';
+import {
+  insertBinding,
+  insertEmployer,
+  insertEmployment,
+  insertPerson,
+  insertRating,
+  insertRoute,
+  insertTapBatch,
+} from './testing/fixtures';
 
 const MAIN = join(import.meta.dirname, 'main.ts');
 
@@ -28,8 +36,24 @@ async function freePort(): Promise<number> {
 }
 
 function startRedis(port: number, dir: string): void {
-  const r = spawnSync('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'yes',
-    '--dir', dir, '--pidfile', join(dir, 'redis.pid'), '--maxmemory-policy', 'noeviction']);
+  const r = spawnSync('redis-server', [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--daemonize',
+    'yes',
+    '--dir',
+    dir,
+    '--pidfile',
+    join(dir, 'redis.pid'),
+    '--maxmemory-policy',
+    'noeviction',
+  ]);
   if (r.status !== 0) throw new Error('redis-server did not start');
 }
 
@@ -37,7 +61,11 @@ function redisCli(port: number, ...args: string[]): string {
   return spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).stdout.trim();
 }
 
-async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+async function waitFor(
+  cond: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
@@ -85,8 +113,15 @@ describe('aggregation under faults (private Redis)', () => {
     await t.drop();
   });
 
-  const pending = async () => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM outbox WHERE processed_at IS NULL`.execute(t.db)).rows[0]!.n;
-  const processed = async () => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM outbox WHERE processed_at IS NOT NULL`.execute(t.db)).rows[0]!.n;
+  const pending = async () =>
+    (await sql<{ n: number }>`SELECT count(*)::int AS n FROM outbox WHERE processed_at IS NULL`.execute(t.db))
+      .rows[0]!.n;
+  const processed = async () =>
+    (
+      await sql<{ n: number }>`SELECT count(*)::int AS n FROM outbox WHERE processed_at IS NOT NULL`.execute(
+        t.db,
+      )
+    ).rows[0]!.n;
 
   it('refuses to start when Redis may evict keys', async () => {
     redisCli(port, 'config', 'set', 'maxmemory-policy', 'allkeys-lru');
@@ -105,7 +140,13 @@ describe('aggregation under faults (private Redis)', () => {
       const p = await insertPerson(t.db);
       persons.push(p);
       await insertEmployment(t.db, p, 'E1', '2022-04-01', null);
-      await insertBinding(t.db, { personId: p, mediaType: 'qr', mediaKey: `acct-${i}`, from: '2022-04-01T00:00:00+08:00', to: null });
+      await insertBinding(t.db, {
+        personId: p,
+        mediaType: 'qr',
+        mediaKey: `acct-${i}`,
+        from: '2022-04-01T00:00:00+08:00',
+        to: null,
+      });
     }
     const base = Date.parse('2023-05-10T07:00:00+08:00');
     let n = 0;
@@ -113,14 +154,25 @@ describe('aggregation under faults (private Redis)', () => {
       for (let b = 0; b < batches; b++) {
         const taps = Array.from({ length: 60 }, () => {
           const k = n++;
-          return { at: new Date(base + (k % 5000) * 37_000), vehicleId: `V${k % 7}`, routeId: k % 3 ? 'R1' : 'R2', mediaType: 'qr' as const, mediaKey: k % 4 ? `acct-${k % 20}` : `anon-${k % 50}` };
+          return {
+            at: new Date(base + (k % 5000) * 37_000),
+            vehicleId: `V${k % 7}`,
+            routeId: k % 3 ? 'R1' : 'R2',
+            mediaType: 'qr' as const,
+            mediaKey: k % 4 ? `acct-${k % 20}` : `anon-${k % 50}`,
+          };
         });
         const { tapIds } = await insertTapBatch(t.db, taps);
         // rate a few of the new taps (the ones of bound accounts)
         for (let i = 0; i < taps.length; i += 9) {
           const m = /^acct-(\d+)$/.exec(taps[i]!.mediaKey);
           if (!m) continue;
-          await insertRating(t.db, { personId: persons[Number(m[1])]!, tapId: tapIds[i]!, tapAt: taps[i]!.at, ratedAt: new Date(taps[i]!.at.getTime() + 3_600_000) });
+          await insertRating(t.db, {
+            personId: persons[Number(m[1])]!,
+            tapId: tapIds[i]!,
+            tapAt: taps[i]!.at,
+            ratedAt: new Date(taps[i]!.at.getTime() + 3_600_000),
+          });
         }
       }
     };
@@ -154,7 +206,11 @@ describe('aggregation under faults (private Redis)', () => {
     expect(rows[0]!.vol).toBe(rows[0]!.taps);
     const check = await recomputePeriod(t.db, '2023', { check: true });
     expect(check.differences).toEqual([]);
-    const { rows: counted } = await sql<{ n: number }>`SELECT coalesce(sum(rides), 0)::int AS n FROM person_period_counts WHERE period = '2023'`.execute(t.db);
+    const { rows: counted } = await sql<{
+      n: number;
+    }>`SELECT coalesce(sum(rides), 0)::int AS n FROM person_period_counts WHERE period = '2023'`.execute(
+      t.db,
+    );
     expect(counted[0]!.n).toBeGreaterThan(0);
   }, 120_000);
 });

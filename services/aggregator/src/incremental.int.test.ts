@@ -25,9 +25,25 @@ import {
 } from './testing/fixtures';
 
 // ------------------------------------------------------------------ the reference (plain R1-R6, R14)
-interface RefTap { id: number; at: number; vehicle: string; route: string; media: string }
-interface RefBinding { person: number; media: string; from: number; to: number }
-interface RefEmployment { person: number; employer: string; from: string; toExcl: string }
+interface RefTap {
+  id: number;
+  at: number;
+  vehicle: string;
+  route: string;
+  media: string;
+}
+interface RefBinding {
+  person: number;
+  media: string;
+  from: number;
+  to: number;
+}
+interface RefEmployment {
+  person: number;
+  employer: string;
+  from: string;
+  toExcl: string;
+}
 interface RefWorld {
   taps: RefTap[];
   bindings: RefBinding[];
@@ -48,7 +64,9 @@ function referenceCounts(w: RefWorld, persons: number): Map<string, number> {
   const out = new Map<string, number>();
   for (let p = 0; p < persons; p++) {
     const mine = w.taps
-      .filter((t) => w.bindings.some((b) => b.person === p && b.media === t.media && b.from <= t.at && t.at < b.to))
+      .filter((t) =>
+        w.bindings.some((b) => b.person === p && b.media === t.media && b.from <= t.at && t.at < b.to),
+      )
       .sort((a, b) => a.at - b.at || a.id - b.id);
     const rides: RefTap[][] = [];
     for (const t of mine) {
@@ -63,9 +81,23 @@ function referenceCounts(w: RefWorld, persons: number): Map<string, number> {
       const y = q.slice(0, 4);
       const emp = w.employments.find((e) => e.person === p && e.from <= date && date < e.toExcl);
       const employer = emp && w.employers[emp.employer];
-      const eligible = !!employer && employer.city && ['agency', 'institution', 'soe'].includes(employer.type) && w.cityRoutes.has(first.route);
-      const rated = w.ratings.some((r) => r.person === p && ride.some((t) => t.id === r.tapId) && r.ratedAt >= first.at && r.ratedAt <= first.at + 7 * 86_400_000);
-      const excluded = w.exclusions.some((e) => e.person === p && (e.tapId === null ? e.period === q || e.period === y : ride.some((t) => t.id === e.tapId)));
+      const eligible =
+        !!employer &&
+        employer.city &&
+        ['agency', 'institution', 'soe'].includes(employer.type) &&
+        w.cityRoutes.has(first.route);
+      const rated = w.ratings.some(
+        (r) =>
+          r.person === p &&
+          ride.some((t) => t.id === r.tapId) &&
+          r.ratedAt >= first.at &&
+          r.ratedAt <= first.at + 7 * 86_400_000,
+      );
+      const excluded = w.exclusions.some(
+        (e) =>
+          e.person === p &&
+          (e.tapId === null ? e.period === q || e.period === y : ride.some((t) => t.id === e.tapId)),
+      );
       if (!(eligible && rated && !excluded)) continue;
       for (const period of [q, y]) out.set(`${p}:${period}`, (out.get(`${p}:${period}`) ?? 0) + 1);
     }
@@ -97,7 +129,9 @@ function referenceVolume(w: RefWorld): Map<string, string> {
 }
 
 // ------------------------------------------------------------------ generators
-const ANCHORS = ['2022-06-30T23:30:00+08:00', '2022-07-01T08:00:00+08:00', '2022-12-31T23:40:00+08:00'].map((s) => Date.parse(s));
+const ANCHORS = ['2022-06-30T23:30:00+08:00', '2022-07-01T08:00:00+08:00', '2022-12-31T23:40:00+08:00'].map(
+  (s) => Date.parse(s),
+);
 const MEDIA = ['c1', 'c2', 'c3', 'c4', 'c5'];
 const tapArb = fc.record({
   anchor: fc.integer({ min: 0, max: ANCHORS.length - 1 }),
@@ -110,11 +144,23 @@ const tapArb = fc.record({
 const worldArb = fc.record({
   taps: fc.array(tapArb, { minLength: 1, maxLength: 30 }),
   /** media → person (index) and whether the binding is cut at the middle anchor (card replaced) */
-  owners: fc.array(fc.record({ person: fc.integer({ min: 0, max: 2 }), cut: fc.boolean() }), { minLength: MEDIA.length, maxLength: MEDIA.length }),
-  employment: fc.array(fc.record({ employer: fc.constantFrom('E_OK', 'E_OTHER', 'E_RURAL'), from: fc.constantFrom('2022-04-01', '2022-07-01', '2022-12-31'), to: fc.constantFrom('2022-07-01', '2023-01-01', '2023-02-01') }), { minLength: 3, maxLength: 3 }),
+  owners: fc.array(fc.record({ person: fc.integer({ min: 0, max: 2 }), cut: fc.boolean() }), {
+    minLength: MEDIA.length,
+    maxLength: MEDIA.length,
+  }),
+  employment: fc.array(
+    fc.record({
+      employer: fc.constantFrom('E_OK', 'E_OTHER', 'E_RURAL'),
+      from: fc.constantFrom('2022-04-01', '2022-07-01', '2022-12-31'),
+      to: fc.constantFrom('2022-07-01', '2023-01-01', '2023-02-01'),
+    }),
+    { minLength: 3, maxLength: 3 },
+  ),
   batches: fc.integer({ min: 1, max: 5 }),
   order: fc.array(fc.nat(), { maxLength: 40 }),
-  ratings: fc.array(fc.record({ tap: fc.nat(), offsetH: fc.integer({ min: -1, max: 200 }) }), { maxLength: 12 }),
+  ratings: fc.array(fc.record({ tap: fc.nat(), offsetH: fc.integer({ min: -1, max: 200 }) }), {
+    maxLength: 12,
+  }),
   excludeQuarter: fc.option(fc.integer({ min: 0, max: 2 }), { nil: null }),
   excludeTap: fc.option(fc.nat(), { nil: null }),
   lateCard: fc.boolean(),
@@ -133,7 +179,7 @@ describe('aggregation: incremental = recompute = reference', () => {
       const ids = await findPendingOutboxIds(t.db, 1000);
       if (ids.length === 0) return;
       const k = shuffle.length ? shuffle[ids.length % shuffle.length]! % ids.length : 0;
-      await processOutboxEntry(t.db, ids[k]!);
+      await processOutboxEntry(t.db, ids[k]!, { coalesceTapBatches: (shuffle[0] ?? 0) % 3 });
     }
   }
 
@@ -147,14 +193,37 @@ describe('aggregation: incremental = recompute = reference', () => {
         await insertEmployer(t.db, 'E_RURAL', 'soe', false);
         await insertRoute(t.db, 'R1', true);
         await insertRoute(t.db, 'R2', false);
-        const w: RefWorld = { taps: [], bindings: [], employments: [], employers: { E_OK: { type: 'agency', city: true }, E_OTHER: { type: 'other', city: true }, E_RURAL: { type: 'soe', city: false } }, cityRoutes: new Set(['R1']), ratings: [], exclusions: [] };
+        const w: RefWorld = {
+          taps: [],
+          bindings: [],
+          employments: [],
+          employers: {
+            E_OK: { type: 'agency', city: true },
+            E_OTHER: { type: 'other', city: true },
+            E_RURAL: { type: 'soe', city: false },
+          },
+          cityRoutes: new Set(['R1']),
+          ratings: [],
+          exclusions: [],
+        };
         const cutAt = ANCHORS[1]!;
         // c5 is bound only later (a card registered after its taps) when lateCard is set
         for (let m = 0; m < MEDIA.length - 1; m++) {
           const o = g.owners[m]!;
           const to = o.cut ? cutAt : Infinity;
-          await insertBinding(t.db, { personId: persons[o.person]!, mediaType: 'transit_card', mediaKey: MEDIA[m]!, from: '2022-04-01T00:00:00+08:00', to: o.cut ? new Date(cutAt).toISOString() : null });
-          w.bindings.push({ person: o.person, media: MEDIA[m]!, from: Date.parse('2022-04-01T00:00:00+08:00'), to });
+          await insertBinding(t.db, {
+            personId: persons[o.person]!,
+            mediaType: 'transit_card',
+            mediaKey: MEDIA[m]!,
+            from: '2022-04-01T00:00:00+08:00',
+            to: o.cut ? new Date(cutAt).toISOString() : null,
+          });
+          w.bindings.push({
+            person: o.person,
+            media: MEDIA[m]!,
+            from: Date.parse('2022-04-01T00:00:00+08:00'),
+            to,
+          });
         }
         for (let p = 0; p < 3; p++) {
           const e = g.employment[p]!;
@@ -172,7 +241,16 @@ describe('aggregation: incremental = recompute = reference', () => {
         raw.forEach((r, i) => batches[(g.order[i] ?? i) % g.batches]!.push(r));
         let step = 0;
         for (const batch of batches) {
-          const { tapIds } = await insertTapBatch(t.db, batch.map((r) => ({ at: new Date(r.at), vehicleId: r.vehicle, routeId: r.route, mediaType: 'transit_card', mediaKey: r.media })));
+          const { tapIds } = await insertTapBatch(
+            t.db,
+            batch.map((r) => ({
+              at: new Date(r.at),
+              vehicleId: r.vehicle,
+              routeId: r.route,
+              mediaType: 'transit_card',
+              mediaKey: r.media,
+            })),
+          );
           batch.forEach((r, i) => w.taps.push({ id: tapIds[i]!, ...r }));
           if (++step % g.processEvery === 0) await drainAll(g.order);
         }
@@ -184,7 +262,12 @@ describe('aggregation: incremental = recompute = reference', () => {
           if (!b || seen.has(tap.id)) continue;
           seen.add(tap.id);
           const ratedAt = tap.at + r.offsetH * 3_600_000;
-          await insertRating(t.db, { personId: persons[b.person]!, tapId: tap.id, tapAt: new Date(tap.at), ratedAt: new Date(ratedAt) });
+          await insertRating(t.db, {
+            personId: persons[b.person]!,
+            tapId: tap.id,
+            tapAt: new Date(tap.at),
+            ratedAt: new Date(ratedAt),
+          });
           w.ratings.push({ person: b.person, tapId: tap.id, ratedAt });
         }
         if (g.excludeQuarter !== null) {
@@ -200,19 +283,47 @@ describe('aggregation: incremental = recompute = reference', () => {
           }
         }
         if (g.lateCard) {
-          await insertBinding(t.db, { personId: persons[0]!, mediaType: 'transit_card', mediaKey: 'c5', from: '2022-06-30T00:00:00+08:00', to: null }, true);
-          w.bindings.push({ person: 0, media: 'c5', from: Date.parse('2022-06-30T00:00:00+08:00'), to: Infinity });
+          await insertBinding(
+            t.db,
+            {
+              personId: persons[0]!,
+              mediaType: 'transit_card',
+              mediaKey: 'c5',
+              from: '2022-06-30T00:00:00+08:00',
+              to: null,
+            },
+            true,
+          );
+          w.bindings.push({
+            person: 0,
+            media: 'c5',
+            from: Date.parse('2022-06-30T00:00:00+08:00'),
+            to: Infinity,
+          });
         }
         await insertRoute(t.db, 'R3', true, true);
         w.cityRoutes.add('R3');
         await drainAll(g.order);
 
         // incremental = reference
-        const { rows } = await sql<{ person_id: string; period: string; rides: number }>`SELECT person_id, period, rides FROM person_period_counts WHERE rides > 0`.execute(t.db);
+        const { rows } = await sql<{
+          person_id: string;
+          period: string;
+          rides: number;
+        }>`SELECT person_id, period, rides FROM person_period_counts WHERE rides > 0`.execute(t.db);
         const got = new Map(rows.map((r) => [`${persons.indexOf(r.person_id)}:${r.period}`, r.rides]));
         expect(got).toEqual(referenceCounts(w, 3));
-        const vol = await sql<{ d: string; route_id: string; boardings: number; taps: number }>`SELECT service_date AS d, route_id, boardings, taps FROM volume_daily WHERE taps > 0`.execute(t.db);
-        expect(new Map(vol.rows.map((r) => [`${r.d}|${r.route_id}`, `${r.boardings}/${r.taps}`]))).toEqual(referenceVolume(w));
+        const vol = await sql<{
+          d: string;
+          route_id: string;
+          boardings: number;
+          taps: number;
+        }>`SELECT service_date AS d, route_id, boardings, taps FROM volume_daily WHERE taps > 0`.execute(
+          t.db,
+        );
+        expect(new Map(vol.rows.map((r) => [`${r.d}|${r.route_id}`, `${r.boardings}/${r.taps}`]))).toEqual(
+          referenceVolume(w),
+        );
 
         // incremental = recompute
         for (const period of ['2022-Q2', '2022-Q3', '2022-Q4', '2023-Q1', '2022', '2023']) {
@@ -221,8 +332,14 @@ describe('aggregation: incremental = recompute = reference', () => {
         }
         await recomputePeriod(t.db, '2022');
         await recomputePeriod(t.db, '2023');
-        const after = await sql<{ person_id: string; period: string; rides: number }>`SELECT person_id, period, rides FROM person_period_counts WHERE rides > 0`.execute(t.db);
-        expect(new Map(after.rows.map((r) => [`${persons.indexOf(r.person_id)}:${r.period}`, r.rides]))).toEqual(got);
+        const after = await sql<{
+          person_id: string;
+          period: string;
+          rides: number;
+        }>`SELECT person_id, period, rides FROM person_period_counts WHERE rides > 0`.execute(t.db);
+        expect(
+          new Map(after.rows.map((r) => [`${persons.indexOf(r.person_id)}:${r.period}`, r.rides])),
+        ).toEqual(got);
       }),
       { numRuns: Number(process.env.AGG_PROPERTY_RUNS ?? 10) },
     );

@@ -23,11 +23,18 @@ const env = loadEnv();
 const logger = createLogger({ level: env.LOG_LEVEL, service: 'aggregator' });
 const parsed = WorkerEnvSchema.safeParse(process.env);
 if (!parsed.success) {
-  logger.fatal({ problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'invalid environment');
+  logger.fatal(
+    { problems: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) },
+    'invalid environment',
+  );
   process.exit(2);
 }
 const cfg = parsed.data;
-const handle = await openDatabase({ url: cfg.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE, applicationName: 'ridetally-aggregator' });
+const handle = await openDatabase({
+  url: cfg.DATABASE_URL,
+  poolSize: env.DATABASE_POOL_SIZE,
+  applicationName: 'ridetally-aggregator',
+});
 let aggregator;
 try {
   aggregator = await startAggregator({

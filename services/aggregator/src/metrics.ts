@@ -19,7 +19,12 @@ export function createAggregatorMetrics(
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
     registers: [registry],
   });
-  const jobs = new Counter({ name: 'ridetally_aggregate_jobs_total', help: 'Aggregation jobs by result', labelNames: ['result'], registers: [registry] });
+  const jobs = new Counter({
+    name: 'ridetally_aggregate_jobs_total',
+    help: 'Aggregation jobs by result',
+    labelNames: ['result'],
+    registers: [registry],
+  });
   const outboxPending = new Gauge({
     name: 'ridetally_outbox_pending',
     help: 'Outbox entries not yet processed',

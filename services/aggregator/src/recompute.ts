@@ -8,6 +8,7 @@ import {
   findPersonsActiveIn,
   findStoredRides,
   applyBoardingChanges,
+  countTapsIn,
   findVolumeDaily,
   findVolumeTapsSlice,
   lockPersonBuckets,
@@ -21,7 +22,17 @@ import {
   type RideRow,
   type VolumeKeyRange,
 } from '@ridetally/db';
-import { countDerivedRides, formatPeriod, parsePeriod, periodBounds, planRegroup, quartersOf, shanghaiDateOfMs, volumeKey, type DerivedRide } from '@ridetally/domain';
+import {
+  countDerivedRides,
+  formatPeriod,
+  parsePeriod,
+  periodBounds,
+  planRegroup,
+  quartersOf,
+  shanghaiDateOfMs,
+  volumeKey,
+  type DerivedRide,
+} from '@ridetally/domain';
 import { rederivePersons, rederiveVolume } from './rederive';
 import { loadRuleBook } from './rules';
 
@@ -42,6 +53,8 @@ export interface RecomputeReport {
   /** Human-readable differences (check mode), at most 100 kept; `differenceCount` has them all. */
   differences: string[];
   differenceCount: number;
+  /** Wall time of the phases, seconds. */
+  seconds: { rides: number; volume: number };
 }
 
 const DAY = 86_400_000;
@@ -49,7 +62,11 @@ const DAY = 86_400_000;
 const VOLUME_MARGIN = DAY;
 const ALL_STARTS: ReadonlySet<number> = { has: () => true } as unknown as ReadonlySet<number>;
 
-export async function recomputePeriod(db: Database, periodText: string, options: RecomputeOptions = {}): Promise<RecomputeReport> {
+export async function recomputePeriod(
+  db: Database,
+  periodText: string,
+  options: RecomputeOptions = {},
+): Promise<RecomputeReport> {
   const period = parsePeriod(periodText);
   const label = formatPeriod(period);
   const b = periodBounds(period);
@@ -63,32 +80,55 @@ export async function recomputePeriod(db: Database, periodText: string, options:
   const opts = { rules, cityRoutes, mode: 'raw' as const, dryRun: check };
   const persons = await findPersonsActiveIn(db, start, end, labels);
   const personChunk = options.personChunk ?? 500;
-  const total = persons.length + (options.volumeSlices ?? 16);
-  const report: RecomputeReport = { period: label, persons: persons.length, taps: 0, rides: 0, volumeKeys: 0, differences: [], differenceCount: 0 };
+  // Each slice is one scan of the period's taps: as few as memory allows (~500k taps per slice).
+  const slices =
+    options.volumeSlices ??
+    Math.max(1, Math.ceil((await countTapsIn(db, start - VOLUME_MARGIN, end + VOLUME_MARGIN)) / 500_000));
+  const total = persons.length + slices;
+  const report: RecomputeReport = {
+    period: label,
+    persons: persons.length,
+    taps: 0,
+    rides: 0,
+    volumeKeys: 0,
+    differences: [],
+    differenceCount: 0,
+    seconds: { rides: 0, volume: 0 },
+  };
   const differ = (text: string) => {
     report.differenceCount++;
     if (report.differences.length < 100) report.differences.push(text);
   };
   let done = 0;
 
+  const t0 = performance.now();
   for (let i = 0; i < persons.length; i += personChunk) {
     const chunk = persons.slice(i, i + personChunk);
     await db.transaction().execute(async (tx) => {
       await lockPersonBuckets(tx, chunk);
-      const result = await rederivePersons(tx, chunk.map((personId) => ({ personId, fromMs: start, toMs: end - 1 })), opts);
+      const result = await rederivePersons(
+        tx,
+        chunk.map((personId) => ({ personId, fromMs: start, toMs: end - 1 })),
+        opts,
+      );
       const inPeriod = result.rides.filter((r) => r.atMs >= start && r.atMs < end);
       report.rides += inPeriod.length;
       report.taps += inPeriod.reduce((n, r) => n + r.tapIds.length, 0);
       if (check) await compareRides(tx, chunk, start, end, labels, inPeriod, differ);
-      else await refreshPersonPeriodCounts(tx, chunk.flatMap((personId) => quarters.map((quarter) => ({ personId, quarter }))));
+      else
+        await refreshPersonPeriodCounts(
+          tx,
+          chunk.flatMap((personId) => quarters.map((quarter) => ({ personId, quarter }))),
+        );
     });
     done += chunk.length;
     options.onProgress?.(done, total);
   }
 
+  report.seconds.rides = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
   // Volume: walk every (medium, vehicle) key slice by slice (one ordered scan each, not a probe per key).
   let maxAt = end;
-  const slices = options.volumeSlices ?? 16;
   for (let slice = 0; slice < slices; slice++) {
     await db.transaction().execute(async (tx) => {
       if (!check) await lockVolumeRecompute(tx, true);
@@ -96,10 +136,16 @@ export async function recomputePeriod(db: Database, periodText: string, options:
       const changes: BoardingChange[] = [];
       const fallback: VolumeKeyRange[] = [];
       const keys: string[] = [];
-      for (let i = 0; i < taps.length; ) {
+      for (let i = 0; i < taps.length;) {
         const first = taps[i]!;
         let j = i + 1;
-        while (j < taps.length && taps[j]!.mediaKey === first.mediaKey && taps[j]!.mediaType === first.mediaType && taps[j]!.vehicleId === first.vehicleId) j++;
+        while (
+          j < taps.length &&
+          taps[j]!.mediaKey === first.mediaKey &&
+          taps[j]!.mediaType === first.mediaType &&
+          taps[j]!.vehicleId === first.vehicleId
+        )
+          j++;
         keys.push(volumeKey(first.mediaType, first.mediaKey, first.vehicleId));
         const list = taps.slice(i, j).map((t) => ({ ...t, vehicleId: '' }));
         const plan = planRegroup({
@@ -114,12 +160,25 @@ export async function recomputePeriod(db: Database, periodText: string, options:
         if (plan.kind === 'ready') {
           for (const g of plan.groups) {
             g.taps.forEach((t, k) => {
-              changes.push({ tapId: t.tapId, atMs: t.at, routeId: t.routeId, serviceDate: shanghaiDateOfMs(t.at), boarding: k === 0, previous: t.stored });
+              changes.push({
+                tapId: t.tapId,
+                atMs: t.at,
+                routeId: t.routeId,
+                serviceDate: shanghaiDateOfMs(t.at),
+                boarding: k === 0,
+                previous: t.stored,
+              });
               if (t.at > maxAt) maxAt = t.at;
             });
           }
         } else {
-          fallback.push({ mediaType: first.mediaType, mediaKey: first.mediaKey, vehicleId: first.vehicleId, fromMs: start, toMs: end - 1 });
+          fallback.push({
+            mediaType: first.mediaType,
+            mediaKey: first.mediaKey,
+            vehicleId: first.vehicleId,
+            fromMs: start,
+            toMs: end - 1,
+          });
         }
         i = j;
       }
@@ -132,7 +191,11 @@ export async function recomputePeriod(db: Database, periodText: string, options:
         maxAt = Math.max(maxAt, v.maxAtMs);
       }
       if (check) {
-        for (const c of changes) if (c.previous !== c.boarding) differ(`volume: tap ${c.tapId} judged ${c.boarding ? 'boarding' : 'repeat'}, stored ${c.previous === null ? 'missing' : c.previous ? 'boarding' : 'repeat'}`);
+        for (const c of changes)
+          if (c.previous !== c.boarding)
+            differ(
+              `volume: tap ${c.tapId} judged ${c.boarding ? 'boarding' : 'repeat'}, stored ${c.previous === null ? 'missing' : c.previous ? 'boarding' : 'repeat'}`,
+            );
       }
     });
     done += 1;
@@ -141,8 +204,12 @@ export async function recomputePeriod(db: Database, periodText: string, options:
   const fromDate = shanghaiDateOfMs(start);
   const toDate = shanghaiDateOfMs(maxAt + DAY);
   if (check) {
-    const [stored, sums] = await Promise.all([findVolumeDaily(db, fromDate, toDate), sumBoardingsByDay(db, fromDate, toDate)]);
-    const key = (r: { serviceDate: string; routeId: string; boardings: number; taps: number }) => `${r.serviceDate} ${r.routeId} boardings=${r.boardings} taps=${r.taps}`;
+    const [stored, sums] = await Promise.all([
+      findVolumeDaily(db, fromDate, toDate),
+      sumBoardingsByDay(db, fromDate, toDate),
+    ]);
+    const key = (r: { serviceDate: string; routeId: string; boardings: number; taps: number }) =>
+      `${r.serviceDate} ${r.routeId} boardings=${r.boardings} taps=${r.taps}`;
     const a = new Set(stored.map(key));
     const bset = new Set(sums.map(key));
     for (const k of a) if (!bset.has(k)) differ(`volume_daily stored ${k} (recomputed differs)`);
@@ -153,6 +220,7 @@ export async function recomputePeriod(db: Database, periodText: string, options:
       await rebuildVolumeDaily(tx, fromDate, toDate);
     });
   }
+  report.seconds.volume = (performance.now() - t1) / 1000;
   return report;
 }
 
@@ -170,14 +238,23 @@ async function compareRides(
     `${r.tapIds.join('+')}@${new Date(r.atMs).toISOString()} ${r.vehicleId}/${r.routeId} ${r.quarter} e=${r.eligible} r=${r.rated} x=${r.excluded} c=${r.counted} ${r.rulesVersion}`;
   const s = new Map(stored.map((r) => [`${r.personId}:${r.firstTapId}`, fmt(r)]));
   const d = new Map(derived.map((r) => [`${r.personId}:${r.firstTapId}`, fmt(r)]));
-  for (const [k, v] of d) if (s.get(k) !== v) differ(`ride ${k}: recomputed ${v}, stored ${s.get(k) ?? 'missing'}`);
+  for (const [k, v] of d)
+    if (s.get(k) !== v) differ(`ride ${k}: recomputed ${v}, stored ${s.get(k) ?? 'missing'}`);
   for (const [k, v] of s) if (!d.has(k)) differ(`ride ${k}: stored ${v}, recomputed missing`);
   const { rows } = await sql<{ person_id: string; period: string; rides: number; last: number | null }>`
     SELECT person_id, period, rides, floor(extract(epoch FROM last_counted_at) * 1000)::float8 AS last
-    FROM person_period_counts WHERE person_id = ANY(${persons}::uuid[]) AND period = ANY(${labels}::text[])`.execute(db);
-  const storedCounts = new Map(rows.map((r) => [`${r.person_id}:${r.period}`, `${r.rides}/${r.last ?? '-'}`]));
+    FROM person_period_counts WHERE person_id = ANY(${persons}::uuid[]) AND period = ANY(${labels}::text[])`.execute(
+    db,
+  );
+  const storedCounts = new Map(
+    rows.map((r) => [`${r.person_id}:${r.period}`, `${r.rides}/${r.last ?? '-'}`]),
+  );
   const byPerson = new Map<string, DerivedRide[]>();
-  for (const r of derived) (byPerson.get(r.personId) ?? byPerson.set(r.personId, []).get(r.personId)!).push({ ...r, year: r.quarter.slice(0, 4) });
+  for (const r of derived)
+    (byPerson.get(r.personId) ?? byPerson.set(r.personId, []).get(r.personId)!).push({
+      ...r,
+      year: r.quarter.slice(0, 4),
+    });
   for (const [personId, rides] of byPerson) {
     for (const label of labels) {
       const has = rides.some((r) => r.quarter === label || r.year === label);

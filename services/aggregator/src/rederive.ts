@@ -86,7 +86,12 @@ function mergeChanges(changes: readonly PersonChange[]): PersonChange[] {
     m.set(
       c.personId,
       prev
-        ? { personId: c.personId, fromMs: Math.min(prev.fromMs, c.fromMs), toMs: Math.max(prev.toMs, c.toMs), removals: !!(prev.removals || c.removals) }
+        ? {
+            personId: c.personId,
+            fromMs: Math.min(prev.fromMs, c.fromMs),
+            toMs: Math.max(prev.toMs, c.toMs),
+            removals: !!(prev.removals || c.removals),
+          }
         : { ...c },
     );
   }
@@ -94,10 +99,19 @@ function mergeChanges(changes: readonly PersonChange[]): PersonChange[] {
 }
 
 /** Re-derives the persons' rides around their changes; writes rides, counts and anomalies. */
-export async function rederivePersons(db: Db, changes: readonly PersonChange[], opts: RederiveOptions): Promise<PersonResult> {
+export async function rederivePersons(
+  db: Db,
+  changes: readonly PersonChange[],
+  opts: RederiveOptions,
+): Promise<PersonResult> {
   const merged = mergeChanges(changes);
   const groupSeconds = opts.rules.rideGroupSeconds;
-  type Ready = { personId: string; deleteFrom: TapPosition | null; deleteTo: TapPosition | null; groups: ReturnType<typeof groupRides<RideTap>> };
+  type Ready = {
+    personId: string;
+    deleteFrom: TapPosition | null;
+    deleteTo: TapPosition | null;
+    groups: ReturnType<typeof groupRides<RideTap>>;
+  };
   const ready: Ready[] = [];
   let pending = merged.map((c) => ({ change: c, back: 0, fwd: 0 }));
   while (pending.length > 0) {
@@ -112,7 +126,8 @@ export async function rederivePersons(db: Db, changes: readonly PersonChange[], 
     ]);
     const tapsBy = groupBy(taps, (t) => t.personId);
     const startsBy = new Map<string, Set<number>>();
-    for (const s of starts) (startsBy.get(s.personId) ?? startsBy.set(s.personId, new Set()).get(s.personId)!).add(s.firstTapId);
+    for (const s of starts)
+      (startsBy.get(s.personId) ?? startsBy.set(s.personId, new Set()).get(s.personId)!).add(s.firstTapId);
     const next: typeof pending = [];
     pending.forEach((p, i) => {
       const range = ranges[i]!;
@@ -128,7 +143,13 @@ export async function rederivePersons(db: Db, changes: readonly PersonChange[], 
       });
       if (plan.kind === 'extend-back') next.push({ ...p, back: p.back + 1 });
       else if (plan.kind === 'extend-forward') next.push({ ...p, fwd: p.fwd + 1 });
-      else ready.push({ personId: p.change.personId, deleteFrom: plan.deleteFrom, deleteTo: plan.deleteTo, groups: plan.groups });
+      else
+        ready.push({
+          personId: p.change.personId,
+          deleteFrom: plan.deleteFrom,
+          deleteTo: plan.deleteTo,
+          groups: plan.groups,
+        });
     });
     pending = next;
   }
@@ -152,7 +173,10 @@ export async function rederivePersons(db: Db, changes: readonly PersonChange[], 
     const facts = {
       employments: (empBy.get(r.personId) ?? []) as EmploymentSpan[],
       ratingsByTap: indexRatings(ratingsBy.get(r.personId) ?? []),
-      exclusions: (exclBy.get(r.personId) ?? []).map((e): ExclusionFact => ({ period: e.period, tapId: e.tapId })),
+      exclusions: (exclBy.get(r.personId) ?? []).map((e): ExclusionFact => ({
+        period: e.period,
+        tapId: e.tapId,
+      })),
     };
     const derived = judgeRides(r.groups, facts, ctx);
     for (const d of derived) rides.push({ personId: r.personId, ...d });
@@ -168,7 +192,11 @@ export async function rederivePersons(db: Db, changes: readonly PersonChange[], 
         personId: r.personId,
         period: a.quarter,
         key: `${r.personId}:${a.firstTapId}:${b.firstTapId}`,
-        details: { firstTapIds: [a.firstTapId, b.firstTapId], vehicleIds: [a.vehicleId, b.vehicleId], seconds: (b.atMs - a.atMs) / 1000 },
+        details: {
+          firstTapIds: [a.firstTapId, b.firstTapId],
+          vehicleIds: [a.vehicleId, b.vehicleId],
+          seconds: (b.atMs - a.atMs) / 1000,
+        },
       });
     }
   }
@@ -185,7 +213,10 @@ export async function rederivePersons(db: Db, changes: readonly PersonChange[], 
       storedBy.delete(k);
       return !old || rideFingerprint(old) !== rideFingerprint(r);
     });
-    touched = [...(await deleteRides(db, [...storedBy.values()])), ...(await replaceRideStretches(db, [], changed))];
+    touched = [
+      ...(await deleteRides(db, [...storedBy.values()])),
+      ...(await replaceRideStretches(db, [], changed)),
+    ];
   } else {
     touched = await replaceRideStretches(db, stretches, rides);
   }
@@ -214,7 +245,13 @@ async function recordBusyDays(db: Db, rides: readonly RideRow[], rules: RuleBook
     db,
     busy
       .filter((b) => inStretch.has(`${b.personId}|${b.date}`))
-      .map((b) => ({ kind: 'rides_per_day' as const, personId: b.personId, period: b.quarter, key: `${b.personId}:${b.date}`, details: { date: b.date, rides: b.rides } })),
+      .map((b) => ({
+        kind: 'rides_per_day' as const,
+        personId: b.personId,
+        period: b.quarter,
+        key: `${b.personId}:${b.date}`,
+        details: { date: b.date, rides: b.rides },
+      })),
   );
 }
 
@@ -225,19 +262,28 @@ export interface VolumeResult {
 }
 
 /** Re-derives R14 judgements around changed (medium, vehicle) stretches; applies exact deltas. */
-export async function rederiveVolume(db: Db, ranges: readonly VolumeKeyRange[], opts: RederiveOptions): Promise<VolumeResult> {
+export async function rederiveVolume(
+  db: Db,
+  ranges: readonly VolumeKeyRange[],
+  opts: RederiveOptions,
+): Promise<VolumeResult> {
   const seconds = opts.rules.volumeRepeatSeconds;
   const changes: BoardingChange[] = [];
   let maxAtMs = -Infinity;
   let pending = ranges.map((r) => ({ range: r, back: 0, fwd: 0 }));
   while (pending.length > 0) {
-    const loadRanges = pending.map((p) => ({ ...p.range, fromMs: p.range.fromMs - VOLUME_MARGINS[p.back]!, toMs: p.range.toMs + VOLUME_MARGINS[p.fwd]! }));
+    const loadRanges = pending.map((p) => ({
+      ...p.range,
+      fromMs: p.range.fromMs - VOLUME_MARGINS[p.back]!,
+      toMs: p.range.toMs + VOLUME_MARGINS[p.fwd]!,
+    }));
     const taps = await findVolumeTapsInRanges(db, loadRanges);
     const byIdx = groupBy(taps, (t) => t.idx);
     const next: typeof pending = [];
     pending.forEach((p, i) => {
       const list = (byIdx.get(i) ?? []).map((t) => ({ ...t, vehicleId: '' }));
-      const stored = opts.mode === 'raw' ? ALL : new Set(list.filter((t) => t.stored === true).map((t) => t.tapId));
+      const stored =
+        opts.mode === 'raw' ? ALL : new Set(list.filter((t) => t.stored === true).map((t) => t.tapId));
       const plan = planRegroup<RideTap & LoadedVolumeTap>({
         taps: list,
         loadedFromMs: loadRanges[i]!.fromMs,
@@ -252,7 +298,14 @@ export async function rederiveVolume(db: Db, ranges: readonly VolumeKeyRange[], 
       else {
         for (const g of plan.groups) {
           g.taps.forEach((t, k) => {
-            changes.push({ tapId: t.tapId, atMs: t.at, routeId: t.routeId, serviceDate: shanghaiDateOfMs(t.at), boarding: k === 0, previous: t.stored });
+            changes.push({
+              tapId: t.tapId,
+              atMs: t.at,
+              routeId: t.routeId,
+              serviceDate: shanghaiDateOfMs(t.at),
+              boarding: k === 0,
+              previous: t.stored,
+            });
             if (t.at > maxAtMs) maxAtMs = t.at;
           });
         }

@@ -17,7 +17,9 @@ export class RulesConfigError extends Error {
   override name = 'RulesConfigError';
 }
 
-export function buildRuleBook(stored: readonly { year: number; version: string; rules: unknown }[]): RuleBook {
+export function buildRuleBook(
+  stored: readonly { year: number; version: string; rules: unknown }[],
+): RuleBook {
   const byYear = new Map<number, Rules>();
   for (const s of stored) {
     const custom = typeof s.rules === 'object' && s.rules !== null ? (s.rules as Partial<Rules>) : {};
@@ -36,7 +38,9 @@ export function buildRuleBook(stored: readonly { year: number; version: string; 
   const group = new Set(all.map((r) => r.rideGroupSeconds));
   const repeat = new Set(all.map((r) => r.volumeRepeatSeconds));
   if (group.size > 1 || repeat.size > 1) {
-    throw new RulesConfigError('rideGroupSeconds and volumeRepeatSeconds must be equal in every programme year');
+    throw new RulesConfigError(
+      'rideGroupSeconds and volumeRepeatSeconds must be equal in every programme year',
+    );
   }
   return { rulesFor, rideGroupSeconds: base.rideGroupSeconds, volumeRepeatSeconds: base.volumeRepeatSeconds };
 }

@@ -20,7 +20,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`CREATE INDEX tap_boardings_time ON tap_boardings (tapped_at)`.execute(db);
   await sql`CREATE INDEX rides_person_time ON rides (person_id, tapped_at, first_tap_id)`.execute(db);
   await sql`CREATE INDEX rides_route ON rides (route_id)`.execute(db);
-  await sql`CREATE INDEX outbox_unenqueued ON outbox (id) WHERE processed_at IS NULL AND enqueued_at IS NULL`.execute(db);
+  await sql`CREATE INDEX outbox_unenqueued ON outbox (id) WHERE processed_at IS NULL AND enqueued_at IS NULL`.execute(
+    db,
+  );
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

@@ -30,24 +30,24 @@ export interface LoadedPersonTap {
   routeId: string;
 }
 
-/** The batch's earliest tap time (run-time partition pruning: only the months the batch touches are read). */
-export function batchLowerBound(batchId: number) {
-  return sql`coalesce((SELECT min_tapped_at FROM ingest_batches WHERE batch_id = ${batchId}), '-infinity'::timestamptz)`;
+/** The batches' earliest tap time (run-time partition pruning: only the months the batches touch are read). */
+export function batchLowerBound(batchIds: readonly number[]) {
+  return sql`coalesce((SELECT min(min_tapped_at) FROM ingest_batches WHERE batch_id = ANY(${batchIds}::bigint[])), '-infinity'::timestamptz)`;
 }
 
-export function batchUpperBound(batchId: number) {
-  return sql`coalesce((SELECT max_tapped_at FROM ingest_batches WHERE batch_id = ${batchId}), 'infinity'::timestamptz)`;
+export function batchUpperBound(batchIds: readonly number[]) {
+  return sql`coalesce((SELECT max(max_tapped_at) FROM ingest_batches WHERE batch_id = ANY(${batchIds}::bigint[])), 'infinity'::timestamptz)`;
 }
 
-/** Persons whose media tapped in a batch (R1 at each tap's time), with the span of their taps. */
-export async function findBatchPersonRanges(db: Db, batchId: number): Promise<PersonRange[]> {
+/** Persons whose media tapped in the batches (R1 at each tap's time), with the span of their taps. */
+export async function findBatchPersonRanges(db: Db, batchIds: readonly number[]): Promise<PersonRange[]> {
   const { rows } = await sql<{ person_id: string; from_ms: number; to_ms: number }>`
     SELECT b.person_id,
            floor(extract(epoch FROM min(t.tapped_at)) * 1000)::float8 AS from_ms,
            floor(extract(epoch FROM max(t.tapped_at)) * 1000)::float8 AS to_ms
     FROM taps t
     JOIN media_bindings b ON b.media_type = t.media_type AND b.media_key = t.media_key AND b.valid @> t.tapped_at
-    WHERE t.batch_id = ${batchId} AND t.tapped_at >= ${batchLowerBound(batchId)} AND t.tapped_at <= ${batchUpperBound(batchId)}
+    WHERE t.batch_id = ANY(${batchIds}::bigint[]) AND t.tapped_at >= ${batchLowerBound(batchIds)} AND t.tapped_at <= ${batchUpperBound(batchIds)}
     GROUP BY b.person_id`.execute(db);
   return rows.map((r) => ({ personId: r.person_id, fromMs: r.from_ms, toMs: r.to_ms }));
 }
@@ -57,13 +57,24 @@ export async function lockPersonBuckets(db: Db, personIds: readonly string[]): P
   if (personIds.length === 0) return;
   await sql`
     SELECT pg_advisory_xact_lock(74120, s.b)
-    FROM (SELECT DISTINCT hashtext(p) & 1023 AS b FROM unnest(${personIds}::text[]) p ORDER BY 1) s`.execute(db);
+    FROM (SELECT DISTINCT hashtext(p) & 1023 AS b FROM unnest(${personIds}::text[]) p ORDER BY 1) s`.execute(
+    db,
+  );
 }
 
 /** Each person's taps in [from, to) (R1), ordered by person, time, tap id. */
-export async function findPersonsTapsInRanges(db: Db, ranges: readonly PersonRange[]): Promise<LoadedPersonTap[]> {
+export async function findPersonsTapsInRanges(
+  db: Db,
+  ranges: readonly PersonRange[],
+): Promise<LoadedPersonTap[]> {
   if (ranges.length === 0) return [];
-  const { rows } = await sql<{ person_id: string; tap_id: number; at: number; vehicle_id: string; route_id: string }>`
+  const { rows } = await sql<{
+    person_id: string;
+    tap_id: number;
+    at: number;
+    vehicle_id: string;
+    route_id: string;
+  }>`
     SELECT r.person_id, t.tap_id, floor(extract(epoch FROM t.tapped_at) * 1000)::float8 AS at, t.vehicle_id, t.route_id
     FROM unnest(${ranges.map((r) => r.personId)}::uuid[], ${ranges.map((r) => toPgInstant(r.fromMs))}::timestamptz[],
                 ${ranges.map((r) => toPgInstant(r.toMs))}::timestamptz[]) AS r(person_id, lo, hi)
@@ -75,11 +86,20 @@ export async function findPersonsTapsInRanges(db: Db, ranges: readonly PersonRan
         AND t.tapped_at < least(coalesce(upper(b.valid), 'infinity'::timestamptz), r.hi)
       OFFSET 0) t
     ORDER BY r.person_id, t.tapped_at, t.tap_id`.execute(db);
-  return rows.map((r) => ({ personId: r.person_id, tapId: r.tap_id, at: r.at, vehicleId: r.vehicle_id, routeId: r.route_id }));
+  return rows.map((r) => ({
+    personId: r.person_id,
+    tapId: r.tap_id,
+    at: r.at,
+    vehicleId: r.vehicle_id,
+    routeId: r.route_id,
+  }));
 }
 
 /** First tap ids of the stored rides of each person in [from, to). */
-export async function findStoredRideStarts(db: Db, ranges: readonly PersonRange[]): Promise<{ personId: string; firstTapId: number }[]> {
+export async function findStoredRideStarts(
+  db: Db,
+  ranges: readonly PersonRange[],
+): Promise<{ personId: string; firstTapId: number }[]> {
   if (ranges.length === 0) return [];
   const { rows } = await sql<{ person_id: string; first_tap_id: number }>`
     SELECT x.person_id, x.first_tap_id
@@ -98,9 +118,18 @@ export interface EmploymentFactRow {
 }
 
 /** In-service intervals (R2) of the persons, with their employers' type and city-area flag. */
-export async function findEmploymentFacts(db: Db, personIds: readonly string[]): Promise<EmploymentFactRow[]> {
+export async function findEmploymentFacts(
+  db: Db,
+  personIds: readonly string[],
+): Promise<EmploymentFactRow[]> {
   if (personIds.length === 0) return [];
-  const { rows } = await sql<{ person_id: string; from_date: string | null; to_date: string | null; type: EmploymentFactRow['employerType']; city_area: boolean }>`
+  const { rows } = await sql<{
+    person_id: string;
+    from_date: string | null;
+    to_date: string | null;
+    type: EmploymentFactRow['employerType'];
+    city_area: boolean;
+  }>`
     SELECT e.person_id, lower(e.in_service) AS from_date, upper(e.in_service) AS to_date, r.type, r.city_area
     FROM employments e JOIN employers r ON r.code = e.employer_code
     WHERE e.person_id = ANY(${personIds}::uuid[])`.execute(db);
@@ -138,13 +167,18 @@ export interface RatingFactRow {
   ratedAtMs: number;
 }
 
-/** Ratings naming any of the taps. */
+/** Ratings naming any of the taps (a join, not `= ANY`: the recompute passes hundreds of thousands of ids). */
 export async function findRatingsOfTaps(db: Db, tapIds: readonly number[]): Promise<RatingFactRow[]> {
   if (tapIds.length === 0) return [];
   const { rows } = await sql<{ rating_id: number; person_id: string; tap_id: number; rated_ms: number }>`
-    SELECT rating_id, person_id, tap_id, floor(extract(epoch FROM rated_at) * 1000)::float8 AS rated_ms
-    FROM ratings WHERE tap_id = ANY(${tapIds}::bigint[])`.execute(db);
-  return rows.map((r) => ({ ratingId: r.rating_id, personId: r.person_id, tapId: r.tap_id, ratedAtMs: r.rated_ms }));
+    SELECT r.rating_id, r.person_id, r.tap_id, floor(extract(epoch FROM r.rated_at) * 1000)::float8 AS rated_ms
+    FROM unnest(${tapIds}::bigint[]) AS k(tap_id) JOIN ratings r ON r.tap_id = k.tap_id`.execute(db);
+  return rows.map((r) => ({
+    ratingId: r.rating_id,
+    personId: r.person_id,
+    tapId: r.tap_id,
+    ratedAtMs: r.rated_ms,
+  }));
 }
 
 export interface RatingRefRow {
@@ -171,7 +205,9 @@ export async function findCityRouteIds(db: Db): Promise<string[]> {
 }
 
 /** Rules stored per programme year (programme_years → rules_versions). */
-export async function findProgrammeRules(db: Db): Promise<{ year: number; version: string; rules: unknown }[]> {
+export async function findProgrammeRules(
+  db: Db,
+): Promise<{ year: number; version: string; rules: unknown }[]> {
   const rows = await db
     .selectFrom('programme_years as y')
     .innerJoin('rules_versions as v', 'v.version', 'y.rules_version')
@@ -182,18 +218,33 @@ export async function findProgrammeRules(db: Db): Promise<{ year: number; versio
 
 /** Persons with an employment at the employer (any time). */
 export async function findEmployerPersonIds(db: Db, code: string): Promise<string[]> {
-  const rows = await db.selectFrom('employments').select('person_id').distinct().where('employer_code', '=', code).execute();
+  const rows = await db
+    .selectFrom('employments')
+    .select('person_id')
+    .distinct()
+    .where('employer_code', '=', code)
+    .execute();
   return rows.map((r) => r.person_id);
 }
 
 /** Persons with a stored ride whose first tap is on the route. */
 export async function findRoutePersonIds(db: Db, routeId: string): Promise<string[]> {
-  const rows = await db.selectFrom('rides').select('person_id').distinct().where('route_id', '=', routeId).execute();
+  const rows = await db
+    .selectFrom('rides')
+    .select('person_id')
+    .distinct()
+    .where('route_id', '=', routeId)
+    .execute();
   return rows.map((r) => r.person_id);
 }
 
 /** Persons with a binding overlapping [from, to), a stored ride in it, or a count row of one of the periods. */
-export async function findPersonsActiveIn(db: Db, fromMs: number, toMs: number, periods: readonly string[]): Promise<string[]> {
+export async function findPersonsActiveIn(
+  db: Db,
+  fromMs: number,
+  toMs: number,
+  periods: readonly string[],
+): Promise<string[]> {
   const { rows } = await sql<{ person_id: string }>`
     SELECT person_id FROM media_bindings WHERE valid && tstzrange(${toPgInstant(fromMs)}::timestamptz, ${toPgInstant(toMs)}::timestamptz)
     UNION
@@ -230,7 +281,11 @@ export interface RideStretch {
  * Replaces the stored rides in each stretch by `rides`. Returns the (person, quarter) pairs whose
  * rides changed (deleted or written), for the counts.
  */
-export async function replaceRideStretches(db: Db, stretches: readonly RideStretch[], rides: readonly RideRow[]): Promise<{ personId: string; quarter: string }[]> {
+export async function replaceRideStretches(
+  db: Db,
+  stretches: readonly RideStretch[],
+  rides: readonly RideRow[],
+): Promise<{ personId: string; quarter: string }[]> {
   const touched = new Map<string, { personId: string; quarter: string }>();
   if (stretches.length > 0) {
     const { rows } = await sql<{ person_id: string; quarter: string }>`
@@ -243,7 +298,8 @@ export async function replaceRideStretches(db: Db, stretches: readonly RideStret
         AND (x.tapped_at, x.first_tap_id) >= (s.lo_at, s.lo_id)
         AND (x.tapped_at, x.first_tap_id) < (s.hi_at, s.hi_id)
       RETURNING x.person_id, x.quarter`.execute(db);
-    for (const r of rows) touched.set(`${r.person_id}|${r.quarter}`, { personId: r.person_id, quarter: r.quarter });
+    for (const r of rows)
+      touched.set(`${r.person_id}|${r.quarter}`, { personId: r.person_id, quarter: r.quarter });
   }
   for (let i = 0; i < rides.length; i += 5000) {
     const chunk = rides.slice(i, i + 5000);
@@ -260,17 +316,31 @@ export async function replaceRideStretches(db: Db, stretches: readonly RideStret
         tapped_at = excluded.tapped_at, vehicle_id = excluded.vehicle_id, route_id = excluded.route_id, tap_ids = excluded.tap_ids,
         quarter = excluded.quarter, eligible = excluded.eligible, rated = excluded.rated, counted = excluded.counted,
         excluded = excluded.excluded, rules_version = excluded.rules_version`.execute(db);
-    for (const r of chunk) touched.set(`${r.personId}|${r.quarter}`, { personId: r.personId, quarter: r.quarter });
+    for (const r of chunk)
+      touched.set(`${r.personId}|${r.quarter}`, { personId: r.personId, quarter: r.quarter });
   }
   return [...touched.values()];
 }
 
 /** Stored rides in the stretches (the recompute writes only what differs). */
-export async function findStoredRidesInStretches(db: Db, stretches: readonly RideStretch[]): Promise<RideRow[]> {
+export async function findStoredRidesInStretches(
+  db: Db,
+  stretches: readonly RideStretch[],
+): Promise<RideRow[]> {
   if (stretches.length === 0) return [];
   const { rows } = await sql<{
-    person_id: string; first_tap_id: number; at: number; vehicle_id: string; route_id: string; tap_ids: number[];
-    quarter: string; eligible: boolean; rated: boolean; counted: boolean; excluded: boolean; rules_version: string;
+    person_id: string;
+    first_tap_id: number;
+    at: number;
+    vehicle_id: string;
+    route_id: string;
+    tap_ids: number[];
+    quarter: string;
+    eligible: boolean;
+    rated: boolean;
+    counted: boolean;
+    excluded: boolean;
+    rules_version: string;
   }>`
     SELECT x.person_id, x.first_tap_id, floor(extract(epoch FROM x.tapped_at) * 1000)::float8 AS at, x.vehicle_id, x.route_id, x.tap_ids,
            x.quarter, x.eligible, x.rated, x.counted, x.excluded, x.rules_version
@@ -282,14 +352,26 @@ export async function findStoredRidesInStretches(db: Db, stretches: readonly Rid
      AND (x.tapped_at, x.first_tap_id) >= (s.lo_at, s.lo_id)
      AND (x.tapped_at, x.first_tap_id) < (s.hi_at, s.hi_id)`.execute(db);
   return rows.map((r) => ({
-    personId: r.person_id, firstTapId: r.first_tap_id, atMs: r.at, vehicleId: r.vehicle_id, routeId: r.route_id,
-    tapIds: r.tap_ids.map(Number), quarter: r.quarter, eligible: r.eligible, rated: r.rated, counted: r.counted,
-    excluded: r.excluded, rulesVersion: r.rules_version,
+    personId: r.person_id,
+    firstTapId: r.first_tap_id,
+    atMs: r.at,
+    vehicleId: r.vehicle_id,
+    routeId: r.route_id,
+    tapIds: r.tap_ids.map(Number),
+    quarter: r.quarter,
+    eligible: r.eligible,
+    rated: r.rated,
+    counted: r.counted,
+    excluded: r.excluded,
+    rulesVersion: r.rules_version,
   }));
 }
 
 /** Deletes rides by key; returns their (person, quarter) pairs. */
-export async function deleteRides(db: Db, keys: readonly { personId: string; firstTapId: number }[]): Promise<{ personId: string; quarter: string }[]> {
+export async function deleteRides(
+  db: Db,
+  keys: readonly { personId: string; firstTapId: number }[],
+): Promise<{ personId: string; quarter: string }[]> {
   if (keys.length === 0) return [];
   const { rows } = await sql<{ person_id: string; quarter: string }>`
     DELETE FROM rides x USING unnest(${keys.map((k) => k.personId)}::uuid[], ${keys.map((k) => k.firstTapId)}::bigint[]) AS k(person_id, first_tap_id)
@@ -304,19 +386,45 @@ export function rideFingerprint(r: RideRow): string {
 }
 
 /** Stored rides of the persons with first tap in [from, to), for `recompute --check`. */
-export async function findStoredRides(db: Db, personIds: readonly string[], fromMs: number, toMs: number): Promise<RideRow[]> {
+export async function findStoredRides(
+  db: Db,
+  personIds: readonly string[],
+  fromMs: number,
+  toMs: number,
+): Promise<RideRow[]> {
   if (personIds.length === 0) return [];
   const { rows } = await sql<{
-    person_id: string; first_tap_id: number; at: number; vehicle_id: string; route_id: string; tap_ids: number[];
-    quarter: string; eligible: boolean; rated: boolean; counted: boolean; excluded: boolean; rules_version: string;
+    person_id: string;
+    first_tap_id: number;
+    at: number;
+    vehicle_id: string;
+    route_id: string;
+    tap_ids: number[];
+    quarter: string;
+    eligible: boolean;
+    rated: boolean;
+    counted: boolean;
+    excluded: boolean;
+    rules_version: string;
   }>`
     SELECT person_id, first_tap_id, floor(extract(epoch FROM tapped_at) * 1000)::float8 AS at, vehicle_id, route_id, tap_ids,
            quarter, eligible, rated, counted, excluded, rules_version
     FROM rides WHERE person_id = ANY(${personIds}::uuid[])
-      AND tapped_at >= ${toPgInstant(fromMs)}::timestamptz AND tapped_at < ${toPgInstant(toMs)}::timestamptz`.execute(db);
+      AND tapped_at >= ${toPgInstant(fromMs)}::timestamptz AND tapped_at < ${toPgInstant(toMs)}::timestamptz`.execute(
+    db,
+  );
   return rows.map((r) => ({
-    personId: r.person_id, firstTapId: r.first_tap_id, atMs: r.at, vehicleId: r.vehicle_id, routeId: r.route_id,
-    tapIds: r.tap_ids.map(Number), quarter: r.quarter, eligible: r.eligible, rated: r.rated, counted: r.counted,
-    excluded: r.excluded, rulesVersion: r.rules_version,
+    personId: r.person_id,
+    firstTapId: r.first_tap_id,
+    atMs: r.at,
+    vehicleId: r.vehicle_id,
+    routeId: r.route_id,
+    tapIds: r.tap_ids.map(Number),
+    quarter: r.quarter,
+    eligible: r.eligible,
+    rated: r.rated,
+    counted: r.counted,
+    excluded: r.excluded,
+    rulesVersion: r.rules_version,
   }));
 }

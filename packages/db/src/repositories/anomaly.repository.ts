@@ -20,8 +20,18 @@ export async function recordAnomalies(db: Db, anomalies: readonly NewAnomaly[]):
   const unique = [...new Map(anomalies.map((a) => [`${a.kind}|${a.key}`, a])).values()];
   await db
     .insertInto('anomalies')
-    .values(unique.map((a) => ({ kind: a.kind, person_id: a.personId, period: a.period, key: a.key, details: JSON.stringify(a.details) })))
-    .onConflict((oc) => oc.columns(['kind', 'key']).doUpdateSet((eb) => ({ details: eb.ref('excluded.details') })))
+    .values(
+      unique.map((a) => ({
+        kind: a.kind,
+        person_id: a.personId,
+        period: a.period,
+        key: a.key,
+        details: JSON.stringify(a.details),
+      })),
+    )
+    .onConflict((oc) =>
+      oc.columns(['kind', 'key']).doUpdateSet((eb) => ({ details: eb.ref('excluded.details') })),
+    )
     .execute();
 }
 
@@ -44,6 +54,10 @@ export async function findBusyDaysOfPersons(
 }
 
 export async function countAnomalies(db: Db, kind: AnomalyKind): Promise<number> {
-  const r = await db.selectFrom('anomalies').select((eb) => eb.fn.countAll<number>().as('n')).where('kind', '=', kind).executeTakeFirstOrThrow();
+  const r = await db
+    .selectFrom('anomalies')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('kind', '=', kind)
+    .executeTakeFirstOrThrow();
   return Number(r.n);
 }

@@ -10,7 +10,10 @@ import type { DB } from '../types';
 type Db = Kysely<DB> | Transaction<DB>;
 
 /** Rebuilds the quarter rows of the pairs, then the year rows of their years. */
-export async function refreshPersonPeriodCounts(db: Db, pairs: readonly { personId: string; quarter: string }[]): Promise<void> {
+export async function refreshPersonPeriodCounts(
+  db: Db,
+  pairs: readonly { personId: string; quarter: string }[],
+): Promise<void> {
   if (pairs.length === 0) return;
   const persons = pairs.map((p) => p.personId);
   const quarters = pairs.map((p) => p.quarter);
@@ -31,7 +34,9 @@ export async function refreshPersonPeriodCounts(db: Db, pairs: readonly { person
     SELECT person_id, quarter, rides, last_counted_at, rules_version FROM agg WHERE total > 0
     ON CONFLICT (person_id, period) DO UPDATE SET
       rides = excluded.rides, last_counted_at = excluded.last_counted_at, rules_version = excluded.rules_version, updated_at = now()
-    WHERE (c.rides, c.last_counted_at, c.rules_version) IS DISTINCT FROM (excluded.rides, excluded.last_counted_at, excluded.rules_version)`.execute(db);
+    WHERE (c.rides, c.last_counted_at, c.rules_version) IS DISTINCT FROM (excluded.rides, excluded.last_counted_at, excluded.rules_version)`.execute(
+    db,
+  );
   await sql`
     WITH pairs AS (SELECT DISTINCT person_id, split_part(quarter, '-', 1) AS year FROM unnest(${persons}::uuid[], ${quarters}::text[]) AS p(person_id, quarter)),
     agg AS (
@@ -46,7 +51,9 @@ export async function refreshPersonPeriodCounts(db: Db, pairs: readonly { person
     SELECT person_id, year, rides, last_counted_at, rules_version FROM agg WHERE total > 0
     ON CONFLICT (person_id, period) DO UPDATE SET
       rides = excluded.rides, last_counted_at = excluded.last_counted_at, rules_version = excluded.rules_version, updated_at = now()
-    WHERE (c.rides, c.last_counted_at, c.rules_version) IS DISTINCT FROM (excluded.rides, excluded.last_counted_at, excluded.rules_version)`.execute(db);
+    WHERE (c.rides, c.last_counted_at, c.rules_version) IS DISTINCT FROM (excluded.rides, excluded.last_counted_at, excluded.rules_version)`.execute(
+    db,
+  );
 }
 
 export interface PeriodCountRow {
@@ -67,5 +74,10 @@ export async function findPeriodCounts(db: Db, period: string, minRides = 0): Pr
     .orderBy('last_counted_at', 'asc')
     .orderBy('person_id')
     .execute();
-  return rows.map((r) => ({ personId: r.person_id, rides: r.rides, lastCountedAt: r.last_counted_at, rulesVersion: r.rules_version }));
+  return rows.map((r) => ({
+    personId: r.person_id,
+    rides: r.rides,
+    lastCountedAt: r.last_counted_at,
+    rulesVersion: r.rules_version,
+  }));
 }

@@ -27,22 +27,42 @@ export interface LoadedVolumeTap {
   stored: boolean | null;
 }
 
-/** The (medium, vehicle) keys of a batch with the span of their taps. */
-export async function findBatchVolumeRanges(db: Db, batchId: number): Promise<VolumeKeyRange[]> {
-  const { rows } = await sql<{ media_type: string; media_key: string; vehicle_id: string; from_ms: number; to_ms: number }>`
+/** The (medium, vehicle) keys of the batches with the span of their taps. */
+export async function findBatchVolumeRanges(db: Db, batchIds: readonly number[]): Promise<VolumeKeyRange[]> {
+  const { rows } = await sql<{
+    media_type: string;
+    media_key: string;
+    vehicle_id: string;
+    from_ms: number;
+    to_ms: number;
+  }>`
     SELECT media_type, media_key, vehicle_id,
            floor(extract(epoch FROM min(tapped_at)) * 1000)::float8 AS from_ms, floor(extract(epoch FROM max(tapped_at)) * 1000)::float8 AS to_ms
-    FROM taps WHERE batch_id = ${batchId} AND tapped_at >= ${batchLowerBound(batchId)} AND tapped_at <= ${batchUpperBound(batchId)}
+    FROM taps WHERE batch_id = ANY(${batchIds}::bigint[]) AND tapped_at >= ${batchLowerBound(batchIds)} AND tapped_at <= ${batchUpperBound(batchIds)}
     GROUP BY media_type, media_key, vehicle_id`.execute(db);
-  return rows.map((r) => ({ mediaType: r.media_type, mediaKey: r.media_key, vehicleId: r.vehicle_id, fromMs: r.from_ms, toMs: r.to_ms }));
+  return rows.map((r) => ({
+    mediaType: r.media_type,
+    mediaKey: r.media_key,
+    vehicleId: r.vehicle_id,
+    fromMs: r.from_ms,
+    toMs: r.to_ms,
+  }));
 }
 
 /** The (medium, vehicle) keys with taps in [from, to). */
 export async function findVolumeKeysIn(db: Db, fromMs: number, toMs: number): Promise<VolumeKeyRange[]> {
   const { rows } = await sql<{ media_type: string; media_key: string; vehicle_id: string }>`
     SELECT DISTINCT media_type, media_key, vehicle_id FROM taps
-    WHERE tapped_at >= ${toPgInstant(fromMs)}::timestamptz AND tapped_at < ${toPgInstant(toMs)}::timestamptz`.execute(db);
-  return rows.map((r) => ({ mediaType: r.media_type, mediaKey: r.media_key, vehicleId: r.vehicle_id, fromMs, toMs: toMs - 1 }));
+    WHERE tapped_at >= ${toPgInstant(fromMs)}::timestamptz AND tapped_at < ${toPgInstant(toMs)}::timestamptz`.execute(
+    db,
+  );
+  return rows.map((r) => ({
+    mediaType: r.media_type,
+    mediaKey: r.media_key,
+    vehicleId: r.vehicle_id,
+    fromMs,
+    toMs: toMs - 1,
+  }));
 }
 
 export interface VolumeStreamTap {
@@ -59,14 +79,36 @@ export interface VolumeStreamTap {
  * One hash slice (of `slices`) of the taps in [from, to), ordered by (medium, vehicle, time, tap id),
  * with their stored judgement: the recompute walks the keys slice by slice instead of probing each.
  */
-export async function findVolumeTapsSlice(db: Db, fromMs: number, toMs: number, slice: number, slices: number): Promise<VolumeStreamTap[]> {
-  const { rows } = await sql<{ media_type: string; media_key: string; vehicle_id: string; tap_id: number; at: number; route_id: string; boarding: boolean | null }>`
+export async function findVolumeTapsSlice(
+  db: Db,
+  fromMs: number,
+  toMs: number,
+  slice: number,
+  slices: number,
+): Promise<VolumeStreamTap[]> {
+  const { rows } = await sql<{
+    media_type: string;
+    media_key: string;
+    vehicle_id: string;
+    tap_id: number;
+    at: number;
+    route_id: string;
+    boarding: boolean | null;
+  }>`
     SELECT t.media_type, t.media_key, t.vehicle_id, t.tap_id, floor(extract(epoch FROM t.tapped_at) * 1000)::float8 AS at, t.route_id, b.boarding
     FROM taps t LEFT JOIN tap_boardings b ON b.tap_id = t.tap_id
     WHERE t.tapped_at >= ${toPgInstant(fromMs)}::timestamptz AND t.tapped_at < ${toPgInstant(toMs)}::timestamptz
       AND (hashtext(t.media_key) & 2147483647) % ${slices}::int = ${slice}::int
     ORDER BY t.media_type, t.media_key, t.vehicle_id, t.tapped_at, t.tap_id`.execute(db);
-  return rows.map((r) => ({ mediaType: r.media_type, mediaKey: r.media_key, vehicleId: r.vehicle_id, tapId: r.tap_id, at: r.at, routeId: r.route_id, stored: r.boarding }));
+  return rows.map((r) => ({
+    mediaType: r.media_type,
+    mediaKey: r.media_key,
+    vehicleId: r.vehicle_id,
+    tapId: r.tap_id,
+    at: r.at,
+    routeId: r.route_id,
+    stored: r.boarding,
+  }));
 }
 
 /**
@@ -78,6 +120,15 @@ export async function lockVolumeRecompute(db: Db, exclusive: boolean): Promise<v
   else await sql`SELECT pg_advisory_xact_lock_shared(74122, 0)`.execute(db);
 }
 
+/** Number of taps in [from, to) (sizes the recompute's volume slices). */
+export async function countTapsIn(db: Db, fromMs: number, toMs: number): Promise<number> {
+  const { rows } = await sql<{ n: number }>`
+    SELECT count(*)::int AS n FROM taps WHERE tapped_at >= ${toPgInstant(fromMs)}::timestamptz AND tapped_at < ${toPgInstant(toMs)}::timestamptz`.execute(
+    db,
+  );
+  return rows[0]!.n;
+}
+
 /** Serialises volume work on the same keys (hashed buckets, in order, after the person buckets). */
 export async function lockVolumeBuckets(db: Db, keys: readonly string[]): Promise<void> {
   if (keys.length === 0) return;
@@ -87,11 +138,20 @@ export async function lockVolumeBuckets(db: Db, keys: readonly string[]): Promis
 }
 
 /** Each key's taps in [from, to) with their stored judgement, ordered by range, time, tap id. */
-export async function findVolumeTapsInRanges(db: Db, ranges: readonly VolumeKeyRange[]): Promise<LoadedVolumeTap[]> {
+export async function findVolumeTapsInRanges(
+  db: Db,
+  ranges: readonly VolumeKeyRange[],
+): Promise<LoadedVolumeTap[]> {
   if (ranges.length === 0) return [];
   // LATERAL: one index probe (taps_media) per key, with run-time partition pruning on its window;
   // a plain join lets the planner hash the whole table.
-  const { rows } = await sql<{ idx: number; tap_id: number; at: number; route_id: string; boarding: boolean | null }>`
+  const { rows } = await sql<{
+    idx: number;
+    tap_id: number;
+    at: number;
+    route_id: string;
+    boarding: boolean | null;
+  }>`
     SELECT r.idx::int AS idx, t.tap_id, floor(extract(epoch FROM t.tapped_at) * 1000)::float8 AS at, t.route_id, b.boarding
     FROM unnest(${ranges.map((r) => r.mediaType)}::text[], ${ranges.map((r) => r.mediaKey)}::text[], ${ranges.map((r) => r.vehicleId)}::text[],
                 ${ranges.map((r) => toPgInstant(r.fromMs))}::timestamptz[], ${ranges.map((r) => toPgInstant(r.toMs))}::timestamptz[])
@@ -102,7 +162,13 @@ export async function findVolumeTapsInRanges(db: Db, ranges: readonly VolumeKeyR
       OFFSET 0) t
     LEFT JOIN LATERAL (SELECT x.boarding FROM tap_boardings x WHERE x.tap_id = t.tap_id) b ON true
     ORDER BY r.idx, t.tapped_at, t.tap_id`.execute(db);
-  return rows.map((r) => ({ idx: r.idx - 1, tapId: r.tap_id, at: r.at, routeId: r.route_id, stored: r.boarding }));
+  return rows.map((r) => ({
+    idx: r.idx - 1,
+    tapId: r.tap_id,
+    at: r.at,
+    routeId: r.route_id,
+    stored: r.boarding,
+  }));
 }
 
 export interface BoardingChange {
@@ -135,13 +201,17 @@ export async function applyBoardingChanges(db: Db, changes: readonly BoardingCha
                            ${chunk.map((c) => c.routeId)}::text[], ${chunk.map((c) => c.boarding)}::bool[])
       ON CONFLICT (tap_id) DO UPDATE SET boarding = excluded.boarding`.execute(db);
   }
-  const list = [...deltas.values()].filter((d) => d.boardings !== 0 || d.taps !== 0).sort((a, b) => (a.date + a.route < b.date + b.route ? -1 : 1));
+  const list = [...deltas.values()]
+    .filter((d) => d.boardings !== 0 || d.taps !== 0)
+    .sort((a, b) => (a.date + a.route < b.date + b.route ? -1 : 1));
   if (list.length === 0) return;
   await sql`
     INSERT INTO volume_daily AS v (service_date, route_id, boardings, taps)
     SELECT * FROM unnest(${list.map((d) => d.date)}::date[], ${list.map((d) => d.route)}::text[], ${list.map((d) => d.boardings)}::int[], ${list.map((d) => d.taps)}::int[])
     ON CONFLICT (service_date, route_id) DO UPDATE SET
-      boardings = v.boardings + excluded.boardings, taps = v.taps + excluded.taps, updated_at = now()`.execute(db);
+      boardings = v.boardings + excluded.boardings, taps = v.taps + excluded.taps, updated_at = now()`.execute(
+    db,
+  );
 }
 
 export interface VolumeDailyRow {
@@ -161,7 +231,12 @@ export async function findVolumeDaily(db: Db, fromDate: string, toDate: string):
     .orderBy('service_date')
     .orderBy('route_id')
     .execute();
-  return rows.map((r) => ({ serviceDate: r.service_date, routeId: r.route_id, boardings: r.boardings, taps: r.taps }));
+  return rows.map((r) => ({
+    serviceDate: r.service_date,
+    routeId: r.route_id,
+    boardings: r.boardings,
+    taps: r.taps,
+  }));
 }
 
 /** Day sums computed from the stored judgements for Shanghai dates in [fromDate, toDate). */
@@ -173,12 +248,19 @@ export async function sumBoardingsByDay(db: Db, fromDate: string, toDate: string
     WHERE tapped_at >= (${fromDate}::date::timestamp AT TIME ZONE 'Asia/Shanghai')
       AND tapped_at < (${toDate}::date::timestamp AT TIME ZONE 'Asia/Shanghai')
     GROUP BY 1, 2 ORDER BY 1, 2`.execute(db);
-  return rows.map((r) => ({ serviceDate: r.service_date, routeId: r.route_id, boardings: r.boardings, taps: r.taps }));
+  return rows.map((r) => ({
+    serviceDate: r.service_date,
+    routeId: r.route_id,
+    boardings: r.boardings,
+    taps: r.taps,
+  }));
 }
 
 /** Replaces volume_daily for Shanghai dates in [fromDate, toDate) by the sums of the stored judgements. */
 export async function rebuildVolumeDaily(db: Db, fromDate: string, toDate: string): Promise<void> {
-  await sql`DELETE FROM volume_daily WHERE service_date >= ${fromDate}::date AND service_date < ${toDate}::date`.execute(db);
+  await sql`DELETE FROM volume_daily WHERE service_date >= ${fromDate}::date AND service_date < ${toDate}::date`.execute(
+    db,
+  );
   await sql`
     INSERT INTO volume_daily (service_date, route_id, boardings, taps)
     SELECT (tapped_at AT TIME ZONE 'Asia/Shanghai')::date, route_id, count(*) FILTER (WHERE boarding)::int, count(*)::int

@@ -11,6 +11,7 @@ import {
   findEmployerPersonIds,
   findRatingRef,
   findRoutePersonIds,
+  lockMorePendingOutbox,
   lockOutboxEntry,
   lockPersonBuckets,
   lockVolumeBuckets,
@@ -30,10 +31,16 @@ import { loadRuleBook } from '../rules';
 const EntrySchema = z.discriminatedUnion('topic', [
   z.object({ topic: z.literal('taps'), payload: z.object({ batchId: z.number().int() }) }),
   z.object({ topic: z.literal('rating'), payload: z.object({ ratingId: z.number().int() }) }),
-  z.object({ topic: z.literal('person'), payload: z.object({ personId: z.string().uuid(), from: z.string().optional() }) }),
+  z.object({
+    topic: z.literal('person'),
+    payload: z.object({ personId: z.string().uuid(), from: z.string().optional() }),
+  }),
   z.object({ topic: z.literal('employer'), payload: z.object({ code: z.string() }) }),
   z.object({ topic: z.literal('route'), payload: z.object({ routeId: z.string() }) }),
-  z.object({ topic: z.literal('exclusion'), payload: z.object({ personId: z.string().uuid(), period: z.string() }) }),
+  z.object({
+    topic: z.literal('exclusion'),
+    payload: z.object({ personId: z.string().uuid(), period: z.string() }),
+  }),
 ]);
 
 /** An entry that can never be applied (unknown topic, bad payload): not worth retrying. */
@@ -43,22 +50,68 @@ export class BadOutboxEntryError extends Error {
 
 export interface ProcessResult {
   status: 'processed' | 'already-processed' | 'missing';
-  /** When the entry was written (for the commit → counted lag). */
-  createdAt?: Date;
+  /** When each applied entry was written (for the commit → counted lag). */
+  createdAt: Date[];
   topic?: string;
 }
 
-export async function processOutboxEntry(db: Database, outboxId: number): Promise<ProcessResult> {
+export interface ProcessOptions {
+  /** Tap batches applied together with this one when pending (0: only this entry). */
+  coalesceTapBatches?: number;
+}
+
+export async function processOutboxEntry(
+  db: Database,
+  outboxId: number,
+  options: ProcessOptions = {},
+): Promise<ProcessResult> {
   return db.transaction().execute(async (tx) => {
     const row = await lockOutboxEntry(tx, outboxId);
-    if (!row) return { status: 'missing' };
-    if (row.processedAt) return { status: 'already-processed', createdAt: row.createdAt, topic: row.topic };
+    if (!row) return { status: 'missing', createdAt: [] };
+    if (row.processedAt) return { status: 'already-processed', createdAt: [], topic: row.topic };
     const parsed = EntrySchema.safeParse({ topic: row.topic, payload: row.payload });
-    if (!parsed.success) throw new BadOutboxEntryError(`outbox ${outboxId}: unknown topic or bad payload (${row.topic})`);
+    if (!parsed.success)
+      throw new BadOutboxEntryError(`outbox ${outboxId}: unknown topic or bad payload (${row.topic})`);
+    if (parsed.data.topic === 'taps') {
+      // Under load, apply several pending tap batches in one transaction: one pass over their persons and keys.
+      const more = (await lockMorePendingOutbox(tx, 'taps', outboxId, options.coalesceTapBatches ?? 0))
+        .map((r) => ({ r, p: EntrySchema.safeParse({ topic: r.topic, payload: r.payload }) }))
+        .filter((x) => x.p.success && x.p.data.topic === 'taps');
+      const batchIds = [
+        parsed.data.payload.batchId,
+        ...more.map((x) => (x.p.data as { payload: { batchId: number } }).payload.batchId),
+      ];
+      await applyTapBatches(tx, batchIds);
+      await markOutboxProcessed(tx, [outboxId, ...more.map((x) => x.r.id)]);
+      return {
+        status: 'processed',
+        createdAt: [row.createdAt, ...more.map((x) => x.r.createdAt)],
+        topic: row.topic,
+      };
+    }
     await applyEntry(tx, parsed.data);
     await markOutboxProcessed(tx, outboxId);
-    return { status: 'processed', createdAt: row.createdAt, topic: row.topic };
+    return { status: 'processed', createdAt: [row.createdAt], topic: row.topic };
   });
+}
+
+async function applyTapBatches(tx: Transaction<DB>, batchIds: number[]): Promise<void> {
+  const rules = await loadRuleBook(tx);
+  const cityRoutes = new Set(await findCityRouteIds(tx));
+  const opts = { rules, cityRoutes, mode: 'incremental' as const };
+  const persons = await findBatchPersonRanges(tx, batchIds);
+  const keys = await findBatchVolumeRanges(tx, batchIds);
+  await lockPersonBuckets(
+    tx,
+    persons.map((p) => p.personId),
+  );
+  await lockVolumeRecompute(tx, false);
+  await lockVolumeBuckets(
+    tx,
+    keys.map((k) => volumeKey(k.mediaType, k.mediaKey, k.vehicleId)),
+  );
+  await rederivePersons(tx, persons, opts);
+  await rederiveVolume(tx, keys, opts);
 }
 
 const ALL_TIME: Pick<PersonChange, 'fromMs' | 'toMs'> = { fromMs: -Infinity, toMs: Infinity };
@@ -69,24 +122,29 @@ async function applyEntry(tx: Transaction<DB>, entry: OutboxEntry): Promise<void
   const cityRoutes = new Set(await findCityRouteIds(tx));
   const opts = { rules, cityRoutes, mode: 'incremental' as const };
   switch (entry.topic) {
-    case 'taps': {
-      const persons = await findBatchPersonRanges(tx, entry.payload.batchId);
-      const keys = await findBatchVolumeRanges(tx, entry.payload.batchId);
-      await lockPersonBuckets(tx, persons.map((p) => p.personId));
-      await lockVolumeRecompute(tx, false);
-      await lockVolumeBuckets(tx, keys.map((k) => volumeKey(k.mediaType, k.mediaKey, k.vehicleId)));
-      await rederivePersons(tx, persons, opts);
-      await rederiveVolume(tx, keys, opts);
-      return;
-    }
+    case 'taps':
+      return applyTapBatches(tx, [entry.payload.batchId]);
     case 'rating': {
       const ref = await findRatingRef(tx, entry.payload.ratingId);
       if (!ref) return;
       await lockPersonBuckets(tx, [ref.personId]);
-      const result = ref.tapAtMs === null ? { rides: [] } : await rederivePersons(tx, [{ personId: ref.personId, fromMs: ref.tapAtMs, toMs: ref.tapAtMs }], opts);
+      const result =
+        ref.tapAtMs === null
+          ? { rides: [] }
+          : await rederivePersons(
+              tx,
+              [{ personId: ref.personId, fromMs: ref.tapAtMs, toMs: ref.tapAtMs }],
+              opts,
+            );
       if (!result.rides.some((r) => r.tapIds.includes(ref.tapId))) {
         await recordAnomalies(tx, [
-          { kind: 'rating_without_ride', personId: ref.personId, period: null, key: `rating:${ref.ratingId}`, details: { ratingId: ref.ratingId, tapId: ref.tapId } },
+          {
+            kind: 'rating_without_ride',
+            personId: ref.personId,
+            period: null,
+            key: `rating:${ref.ratingId}`,
+            details: { ratingId: ref.ratingId, tapId: ref.tapId },
+          },
         ]);
       }
       return;
@@ -94,15 +152,33 @@ async function applyEntry(tx: Transaction<DB>, entry: OutboxEntry): Promise<void
     case 'person': {
       const from = entry.payload.from ? Date.parse(entry.payload.from) : -Infinity;
       await lockPersonBuckets(tx, [entry.payload.personId]);
-      await rederivePersons(tx, [{ personId: entry.payload.personId, fromMs: Number.isNaN(from) ? -Infinity : from, toMs: Infinity, removals: true }], opts);
+      await rederivePersons(
+        tx,
+        [
+          {
+            personId: entry.payload.personId,
+            fromMs: Number.isNaN(from) ? -Infinity : from,
+            toMs: Infinity,
+            removals: true,
+          },
+        ],
+        opts,
+      );
       return;
     }
     case 'employer':
     case 'route': {
-      const ids = entry.topic === 'employer' ? await findEmployerPersonIds(tx, entry.payload.code) : await findRoutePersonIds(tx, entry.payload.routeId);
+      const ids =
+        entry.topic === 'employer'
+          ? await findEmployerPersonIds(tx, entry.payload.code)
+          : await findRoutePersonIds(tx, entry.payload.routeId);
       await lockPersonBuckets(tx, ids);
       for (let i = 0; i < ids.length; i += CHUNK) {
-        await rederivePersons(tx, ids.slice(i, i + CHUNK).map((personId) => ({ personId, ...ALL_TIME, removals: true })), opts);
+        await rederivePersons(
+          tx,
+          ids.slice(i, i + CHUNK).map((personId) => ({ personId, ...ALL_TIME, removals: true })),
+          opts,
+        );
       }
       return;
     }
@@ -115,7 +191,11 @@ async function applyEntry(tx: Transaction<DB>, entry: OutboxEntry): Promise<void
         throw new BadOutboxEntryError(`outbox exclusion entry has a bad period`);
       }
       await lockPersonBuckets(tx, [entry.payload.personId]);
-      await rederivePersons(tx, [{ personId: entry.payload.personId, fromMs: bounds.start, toMs: bounds.end - 1 }], opts);
+      await rederivePersons(
+        tx,
+        [{ personId: entry.payload.personId, fromMs: bounds.start, toMs: bounds.end - 1 }],
+        opts,
+      );
       return;
     }
   }

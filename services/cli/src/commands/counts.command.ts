@@ -7,7 +7,9 @@ import { CliError, withContext } from '../context';
 export function registerCounts(program: Command): void {
   program
     .command('counts')
-    .description('print live counted rides of a period (person_id,rides), one row per person with at least one')
+    .description(
+      'print live counted rides of a period (person_id,rides), one row per person with at least one',
+    )
     .requiredOption('--period <period>', 'a quarter (2022-Q3) or a year (2022)')
     .option('--format <format>', 'csv or json', 'csv')
     .action((options: { period: string; format: string }) =>
@@ -19,10 +21,13 @@ export function registerCounts(program: Command): void {
           if (e instanceof PeriodError) throw new CliError(e.message);
           throw e;
         }
-        if (options.format !== 'csv' && options.format !== 'json') throw new CliError('--format must be csv or json');
+        if (options.format !== 'csv' && options.format !== 'json')
+          throw new CliError('--format must be csv or json');
         const rows = await findPeriodCounts(handle.db, period, 1);
         if (options.format === 'json') {
-          process.stdout.write(JSON.stringify(rows.map((r) => ({ person_id: r.personId, rides: r.rides }))) + '\n');
+          process.stdout.write(
+            JSON.stringify(rows.map((r) => ({ person_id: r.personId, rides: r.rides }))) + '\n',
+          );
         } else {
           process.stdout.write('person_id,rides\n' + rows.map((r) => `${r.personId},${r.rides}\n`).join(''));
         }

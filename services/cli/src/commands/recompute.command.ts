@@ -8,7 +8,9 @@ import { CliError, withContext } from '../context';
 export function registerRecompute(program: Command): void {
   program
     .command('recompute')
-    .description('rebuild rides, counts and volume of a period from raw data; --check compares without changing anything')
+    .description(
+      'rebuild rides, counts and volume of a period from raw data; --check compares without changing anything',
+    )
     .requiredOption('--period <period>', 'a quarter (2022-Q3) or a year (2022)')
     .option('--check', 'compare with the live results, print differences, exit 1 if any')
     .action((options: { period: string; check?: boolean }) =>
@@ -20,7 +22,13 @@ export function registerRecompute(program: Command): void {
           throw e;
         }
         const bar = process.stderr.isTTY
-          ? new cliProgress.SingleBar({ format: 'recompute {bar} {percentage}% | {value}/{total} persons+keys | {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic)
+          ? new cliProgress.SingleBar(
+              {
+                format: 'recompute {bar} {percentage}% | {value}/{total} persons+keys | {eta_formatted}',
+                stream: process.stderr,
+              },
+              cliProgress.Presets.shades_classic,
+            )
           : undefined;
         let started = false;
         const t0 = performance.now();
@@ -42,7 +50,8 @@ export function registerRecompute(program: Command): void {
         );
         if (options.check) {
           for (const d of report.differences) process.stdout.write(`difference: ${d}\n`);
-          if (report.differenceCount > report.differences.length) process.stdout.write(`… ${report.differenceCount - report.differences.length} more\n`);
+          if (report.differenceCount > report.differences.length)
+            process.stdout.write(`… ${report.differenceCount - report.differences.length} more\n`);
           if (report.differenceCount > 0) {
             process.stdout.write(`${report.differenceCount} difference(s)\n`);
             process.exitCode = 1;
