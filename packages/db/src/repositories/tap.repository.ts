@@ -44,29 +44,18 @@ const hex = (b: Buffer | null) => (b ? b.toString('hex') : null);
 export async function insertTapGroup(db: Db, rows: TapInsertRow[], quarantine: QuarantineRow[] = []): Promise<TapGroupResult> {
   if (rows.length === 0 && quarantine.length === 0) return { batchId: null, inserted: [] };
   const q = quarantineColumns(quarantine);
-  // One JSON parameter (bytea as hex): serialised natively by JSON.stringify, read the same way on
-  // pg and PGlite, and much cheaper in Node than twelve pg array literals.
-  const input = JSON.stringify(
-    rows.map((r) => ({
-      device_id: r.deviceId,
-      seq: r.seq,
-      tapped_at: r.tappedAt.toISOString(),
-      received_at: r.receivedAt.toISOString(),
-      content_hash: r.contentHash,
-      vehicle_id: r.vehicleId,
-      route_id: r.routeId,
-      stop_id: r.stopId,
-      media_type: r.mediaType,
-      media_kind: r.mediaKind,
-      media_key: r.mediaKey,
-      media_ciphertext: hex(r.mediaCiphertext),
-    })),
-  );
+  // Arrays of text travel the same way on pg and PGlite; bytea goes as hex.
+  const col = <T>(f: (r: TapInsertRow) => T) => rows.map(f);
   const { rows: out } = await sql<{ device_id: string; seq: number; tap_id: number; batch_id: number | null }>`
     WITH input AS (
-      SELECT * FROM json_to_recordset(${input}::json) AS i(device_id text, seq int8, tapped_at timestamptz,
-        received_at timestamptz, content_hash text, vehicle_id text, route_id text, stop_id text,
-        media_type text, media_kind text, media_key text, media_ciphertext text)
+      SELECT * FROM unnest(
+        ${col((r) => r.deviceId)}::text[], ${col((r) => String(r.seq))}::int8[],
+        ${col((r) => r.tappedAt.toISOString())}::timestamptz[], ${col((r) => r.receivedAt.toISOString())}::timestamptz[],
+        ${col((r) => r.contentHash)}::text[], ${col((r) => r.vehicleId)}::text[], ${col((r) => r.routeId)}::text[],
+        ${col((r) => r.stopId)}::text[], ${col((r) => r.mediaType)}::text[], ${col((r) => r.mediaKind)}::text[],
+        ${col((r) => r.mediaKey)}::text[], ${col((r) => hex(r.mediaCiphertext))}::text[]
+      ) AS i(device_id, seq, tapped_at, received_at, content_hash, vehicle_id, route_id, stop_id,
+             media_type, media_kind, media_key, media_ciphertext)
     ),
     keys AS (
       INSERT INTO tap_keys (device_id, seq, tap_id, tapped_at, content_hash)
