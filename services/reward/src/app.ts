@@ -103,7 +103,11 @@ function handlerFor(ctx: RewardContext, e: AnyEndpoint): RequestHandler {
   };
 }
 
-/** The staff API router: every endpoint of ENDPOINTS plus GET /api/openapi.json. */
+/**
+ * The staff API router: every endpoint of ENDPOINTS plus GET /api/openapi.json, under /api and
+ * /public/notices. A host app that mounts it must put `requestContext` before it and the shared
+ * `errorHandler()` after it (as createRewardApp does): handlers throw AppError and rely on it.
+ */
 export function createRewardRouter(deps: RewardDeps, endpoints: readonly AnyEndpoint[] = ENDPOINTS): Router {
   assertUniqueEndpoints(endpoints);
   const ctx = toContext(deps);
