@@ -10,12 +10,17 @@ export interface VehicleRow {
   label: string | null;
 }
 
-/** Registers a vehicle or updates its plate/label; returns true when it was new. */
+/** Registers a vehicle or updates its plate/label (a null keeps the stored value); returns true when it was new. */
 export async function upsertVehicle(db: Db, v: VehicleRow): Promise<boolean> {
   const row = await db
     .insertInto('vehicles')
     .values(v)
-    .onConflict((oc) => oc.column('vehicle_id').doUpdateSet({ plate: v.plate, label: v.label }))
+    .onConflict((oc) =>
+      oc.column('vehicle_id').doUpdateSet({
+        plate: sql<string | null>`coalesce(excluded.plate, vehicles.plate)`,
+        label: sql<string | null>`coalesce(excluded.label, vehicles.label)`,
+      }),
+    )
     .returning(sql<boolean>`(xmax = 0)`.as('inserted'))
     .executeTakeFirstOrThrow();
   return row.inserted;

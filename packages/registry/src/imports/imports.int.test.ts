@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findEmploymentsOfPersons, findRoutes, sql } from '@ridetally/db';
+import { findEmploymentsOfPersons, findRoutes, findVehicles, sql } from '@ridetally/db';
 import { createTestDatabase, type TestDatabase } from '@ridetally/db/testing';
 import { registerPerson } from '../person.service';
-import { setRouteCityFlag } from '../route.service';
+import { registerVehicle, setRouteCityFlag } from '../route.service';
 import { makeIdNumber, outboxEntries, testClock, testKeyring } from '../testing/registry-test-kit';
 import { importEmployees } from './employees.import';
 import { importEmployers } from './employers.import';
@@ -301,5 +301,12 @@ describe('import gtfs', () => {
     expect(await setRouteCityFlag(deps(), 'X9', true)).toBe(false);
     expect((await outboxEntries(tdb.db)).slice(before)).toEqual([{ topic: 'route', payload: { routeId: 'X9' } }]);
     await expect(setRouteCityFlag(deps(), 'NOPE', true)).rejects.toThrow('no route NOPE is registered');
+  });
+
+  it('vehicle add registers a vehicle and updates plate or label without clearing the other', async () => {
+    expect(await registerVehicle(deps(), { vehicleId: 'V0123', plate: '晋J·12345', label: '101' })).toEqual({ created: true });
+    expect(await registerVehicle(deps(), { vehicleId: 'V0123', label: '102' })).toEqual({ created: false });
+    expect(await findVehicles(tdb.db)).toEqual([{ vehicle_id: 'V0123', plate: '晋J·12345', label: '102' }]);
+    await expect(registerVehicle(deps(), { vehicleId: 'bad id' })).rejects.toThrow('vehicle id must be');
   });
 });
