@@ -96,4 +96,15 @@ describe('tap poster (SPEC §3 client)', () => {
     expect(poster.stats.failed).toEqual({ '401': 1, no_secret: 1 });
     expect(ingest.seen).toHaveLength(1);
   });
+
+  it('paces uploads to --rate taps per second', async () => {
+    const ingest = fakeIngest(() => 200);
+    const sleeps: number[] = [];
+    const poster = createTapPoster({ baseUrl: 'http://x', secrets, concurrency: 4, rate: 100, nowMs: () => 1_000_000, fetch: ingest.fetch, sleep: (ms) => (sleeps.push(ms), Promise.resolve()) });
+    // 3 batches of 50 taps at 100 taps/s: they start at 0, 0.5 s and 1 s (the injected sleep does not advance the clock).
+    for (const d of ['D1', 'D2', 'D3']) await poster.post(batch(d, Array.from({ length: 50 }, (_, i) => i + 1)));
+    await poster.drain();
+    expect(sleeps).toEqual([500, 1000]);
+    expect(poster.stats.accepted).toBe(150);
+  });
 });

@@ -91,6 +91,8 @@ export interface TapPosterOptions extends HttpCommon {
   rate?: number | undefined;
   /** Unix seconds for X-Timestamp (default the clock). */
   nowSeconds?: () => number;
+  /** Milliseconds clock for pacing (default Date.now). */
+  nowMs?: () => number;
 }
 
 export interface TapPostStats {
@@ -138,7 +140,7 @@ export function createTapPoster(options: TapPosterOptions): TapPoster {
   const pace = async (taps: number): Promise<void> => {
     if (!options.rate) return;
     // Token bucket without burst: each batch starts when the previous batches' taps have "drained".
-    const now = Date.now();
+    const now = (options.nowMs ?? Date.now)();
     const start = Math.max(nextSlotAt, now);
     nextSlotAt = start + (taps / options.rate) * 1000;
     if (start > now) await sleep(start - now);
