@@ -51,6 +51,5 @@ describe('ridetally device', () => {
 
     expect((await cli('revoke', 'VAL-1')).stdout).toContain('revoked');
     expect((await findDeviceCredentials(db.db, 'VAL-1'))!.status).toBe('revoked');
-    await expect(cli('rotate', 'VAL-1')).rejects.toMatchObject({ code: 1 });
   }, 60_000);
 });
