@@ -15,7 +15,8 @@ export function shanghaiDateOf(ms: number): string {
 /** The instant a Shanghai calendar day (yyyy-MM-dd) starts. */
 export function startOfShanghaiDay(date: string): number {
   const ms = Date.parse(`${date}T00:00:00Z`);
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(date) || Number.isNaN(ms)) throw new RangeError(`not a calendar date: ${date}`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date) || Number.isNaN(ms))
+    throw new RangeError(`not a calendar date: ${date}`);
   return ms - SHANGHAI_OFFSET_MS;
 }
 

@@ -3,17 +3,37 @@
  * of public-sector employees, residents and their fare media. Pure and deterministic: the same
  * (seed, scale, start, days) gives the same city.
  */
-import { CARD_KINDS, ECARD_ISSUERS, EMPLOYER_TYPES, nationalIdCheckChar, type EmployerType } from '@ridetally/domain';
+import {
+  CARD_KINDS,
+  ECARD_ISSUERS,
+  EMPLOYER_TYPES,
+  nationalIdCheckChar,
+  type EmployerType,
+} from '@ridetally/domain';
 import { addDays } from './calendar';
-import type { RidePattern, SimCity, SimEmployer, SimEmployment, SimMedium, SimPerson, SimRoute, SimStop, SimVehicle } from './city.model';
+import type {
+  RidePattern,
+  SimCity,
+  SimEmployer,
+  SimEmployment,
+  SimMedium,
+  SimPerson,
+  SimRoute,
+  SimStop,
+  SimVehicle,
+} from './city.model';
 import { createRng, type Rng } from './prng';
 
 /** The plan's figures (吕政办发〔2022〕9号): 45.6万 residents × 1.8 trips/day × 12 % bus share. */
 export const PLAN_FIGURES = { residents: 456_000, tripsPerDay: 1.8, busShare: 0.12 } as const;
-export const PLAN_BOARDINGS_PER_DAY = PLAN_FIGURES.residents * PLAN_FIGURES.tripsPerDay * PLAN_FIGURES.busShare;
+export const PLAN_BOARDINGS_PER_DAY =
+  PLAN_FIGURES.residents * PLAN_FIGURES.tripsPerDay * PLAN_FIGURES.busShare;
 
 /** Ride patterns: trips per day (Poisson means) on workdays and on weekends/holidays. */
-export const PATTERNS: Record<Exclude<RidePattern, 'none'>, { share: number; workday: number; offDay: number }> = {
+export const PATTERNS: Record<
+  Exclude<RidePattern, 'none'>,
+  { share: number; workday: number; offDay: number }
+> = {
   commuter: { share: 0.45, workday: 2, offDay: 0.6 },
   heavy: { share: 0.05, workday: 5.5, offDay: 3 },
   occasional: { share: 0.5, workday: 0.35, offDay: 0.35 },
@@ -28,7 +48,8 @@ export const NON_RIDING_EMPLOYEES = 0.3;
 /** Mean boardings per rider per day over an ordinary week (5 workdays, 2 weekend days). */
 export function meanBoardingsPerRider(): number {
   let mean = 0;
-  for (const p of Object.values(PATTERNS)) mean += p.share * ((5 * p.workday + 2 * p.offDay) / 7) * (1 + TRANSFER_RATE);
+  for (const p of Object.values(PATTERNS))
+    mean += p.share * ((5 * p.workday + 2 * p.offDay) / 7) * (1 + TRANSFER_RATE);
   return mean;
 }
 
@@ -41,11 +62,31 @@ export interface CityOptions {
   days: number;
 }
 
-const SURNAMES = '王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文';
-const GIVEN = '伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彬鹏辉宇浩凯健俊帆帅旭宁龙林欣雨晨阳瑞博文思佳怡悦琪';
+const SURNAMES =
+  '王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文';
+const GIVEN =
+  '伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彬鹏辉宇浩凯健俊帆帅旭宁龙林欣雨晨阳瑞博文思佳怡悦琪';
 const EMPLOYER_WORDS: Record<EmployerType, string[]> = {
-  agency: ['人民政府办公室', '财政局', '交通运输局', '生态环境局', '公安局', '住房和城乡建设局', '民政局', '税务局'],
-  institution: ['第一中学', '人民医院', '疾病预防控制中心', '图书馆', '职业技术学院', '气象台', '广播电视台', '妇幼保健院'],
+  agency: [
+    '人民政府办公室',
+    '财政局',
+    '交通运输局',
+    '生态环境局',
+    '公安局',
+    '住房和城乡建设局',
+    '民政局',
+    '税务局',
+  ],
+  institution: [
+    '第一中学',
+    '人民医院',
+    '疾病预防控制中心',
+    '图书馆',
+    '职业技术学院',
+    '气象台',
+    '广播电视台',
+    '妇幼保健院',
+  ],
   soe: ['公共交通有限公司', '城市建设投资集团', '水务集团', '热力公司', '供电公司', '文旅集团'],
   other: ['科技有限公司', '餐饮管理有限公司', '商贸有限公司', '物流有限公司'],
 };
@@ -68,19 +109,40 @@ function shuffled<T>(rng: Rng, items: readonly T[]): T[] {
   return copy;
 }
 
-function generateRoutes(rng: Rng, scale: number): { routes: SimRoute[]; stops: SimStop[]; vehicles: SimVehicle[] } {
+function generateRoutes(
+  rng: Rng,
+  scale: number,
+): { routes: SimRoute[]; stops: SimStop[]; vehicles: SimVehicle[] } {
   const routes: SimRoute[] = [];
   const stops: SimStop[] = [];
   const vehicles: SimVehicle[] = [];
   const cityRoutes = Math.min(24, Math.max(3, Math.round(24 * scale)));
   const specs: { id: string; short: string; long: string; kind: SimRoute['kind']; vehicles: number }[] = [];
   for (let i = 1; i <= cityRoutes; i++) {
-    specs.push({ id: `R${i}`, short: String(i), long: `${i}路 市区线`, kind: 'city', vehicles: Math.max(2, Math.round(16 * scale)) });
+    specs.push({
+      id: `R${i}`,
+      short: String(i),
+      long: `${i}路 市区线`,
+      kind: 'city',
+      vehicles: Math.max(2, Math.round(16 * scale)),
+    });
   }
-  specs.push({ id: 'K1', short: '机场巴士', long: '机场巴士 吕梁大武机场—市区', kind: 'airport', vehicles: Math.max(2, Math.round(6 * scale)) });
+  specs.push({
+    id: 'K1',
+    short: '机场巴士',
+    long: '机场巴士 吕梁大武机场—市区',
+    kind: 'airport',
+    vehicles: Math.max(2, Math.round(6 * scale)),
+  });
   const intercity = scale >= 0.5 ? 2 : 1;
   for (let i = 1; i <= intercity; i++) {
-    specs.push({ id: `X${i}`, short: `X${i}`, long: `X${i} 离石—${DISTRICTS[i + 1]} 城际线`, kind: 'intercity', vehicles: Math.max(2, Math.round(4 * scale)) });
+    specs.push({
+      id: `X${i}`,
+      short: `X${i}`,
+      long: `X${i} 离石—${DISTRICTS[i + 1]} 城际线`,
+      kind: 'intercity',
+      vehicles: Math.max(2, Math.round(4 * scale)),
+    });
   }
   let vehicleNo = 1;
   for (const spec of specs) {
@@ -109,7 +171,12 @@ function generateRoutes(rng: Rng, scale: number): { routes: SimRoute[]; stops: S
       const vehicleId = `V${pad(vehicleNo++, 4)}`;
       const doors = rng.chance(0.25) ? 2 : 1;
       const deviceIds = Array.from({ length: doors }, (_, d) => `D${vehicleId.slice(1)}-${d + 1}`);
-      vehicles.push({ vehicleId, routeId: spec.id, plate: `晋J·${pad(10000 + rng.int(89999), 5)}`, deviceIds });
+      vehicles.push({
+        vehicleId,
+        routeId: spec.id,
+        plate: `晋J·${pad(10000 + rng.int(89999), 5)}`,
+        deviceIds,
+      });
     }
   }
   return { routes, stops, vehicles };
@@ -140,7 +207,12 @@ function generateEmployers(rng: Rng, scale: number): SimEmployer[] {
     }
     const cityArea = i < 4 ? true : i < 8 ? false : !rng.chance(0.1);
     const district = cityArea ? '吕梁市' : `${rng.pick(DISTRICTS.slice(2))}市`;
-    employers.push({ code: `E${pad(i + 1, 4)}`, name: `${district}${rng.pick(EMPLOYER_WORDS[type])}${i + 1}`, type, cityArea });
+    employers.push({
+      code: `E${pad(i + 1, 4)}`,
+      name: `${district}${rng.pick(EMPLOYER_WORDS[type])}${i + 1}`,
+      type,
+      cityArea,
+    });
   }
   return employers;
 }
@@ -183,7 +255,10 @@ function pickPrimaryMedium(rng: Rng): { type: SimMedium['type']; kind: string | 
   const u = rng.next();
   if (u < 0.4) {
     const k = rng.next();
-    return { type: 'transit_card', kind: k < 0.7 ? 'normal' : CARD_KINDS[1 + Math.floor((k - 0.7) / 0.1)] ?? 'teacher' };
+    return {
+      type: 'transit_card',
+      kind: k < 0.7 ? 'normal' : (CARD_KINDS[1 + Math.floor((k - 0.7) / 0.1)] ?? 'teacher'),
+    };
   }
   if (u < 0.65) return { type: 'ecard', kind: rng.pick(ECARD_ISSUERS) };
   if (u < 0.9) return { type: 'qr', kind: null };
@@ -237,7 +312,8 @@ export function generateCity(options: CityOptions): SimCity {
     const homeIsIntercity = intercityRouteIds.length > 0 && prng.chance(0.04);
     const homeRouteId = homeIsIntercity ? prng.pick(intercityRouteIds) : prng.pick(cityRouteIds);
     let workRouteId = prng.pick(cityRouteIds);
-    if (workRouteId === homeRouteId && cityRouteIds.length > 1) workRouteId = cityRouteIds[(cityRouteIds.indexOf(workRouteId) + 1) % cityRouteIds.length]!;
+    if (workRouteId === homeRouteId && cityRouteIds.length > 1)
+      workRouteId = cityRouteIds[(cityRouteIds.indexOf(workRouteId) + 1) % cityRouteIds.length]!;
     persons.push({
       index: i,
       ref: `P${pad(i + 1, 7)}`,
@@ -263,24 +339,31 @@ export function generateCity(options: CityOptions): SimCity {
   const changers = quota(employees, 0.06);
   const formerOnes = quota(employees, 0.03);
   const longAgo = (): string => addDays(start, -(30 + rng.int(7000)));
-  const pickEmployer = (): SimEmployer => (rng.chance(0.85) || otherEmployers.length === 0 ? rng.pick(eligibleEmployers) : rng.pick(otherEmployers));
+  const pickEmployer = (): SimEmployer =>
+    rng.chance(0.85) || otherEmployers.length === 0 ? rng.pick(eligibleEmployers) : rng.pick(otherEmployers);
   roster.forEach((person, k) => {
     const employer = pickEmployer();
     const employments: SimEmployment[] = [];
     let cursor = k;
     const joinDate = cursor < joiners ? dateInside(rng, start, days, 1, 0) : null;
-    if ((cursor -= joiners) < 0 && joinDate) employments.push({ employerCode: employer.code, from: joinDate, to: null });
+    if ((cursor -= joiners) < 0 && joinDate)
+      employments.push({ employerCode: employer.code, from: joinDate, to: null });
     else if (cursor >= 0 && (cursor -= leavers) < 0 && days >= 2) {
       const last = dateInside(rng, start, days, 0, 1) ?? start;
       employments.push({ employerCode: employer.code, from: longAgo(), to: last });
     } else if (cursor >= 0 && (cursor -= changers) < 0 && days >= 2) {
       const switchDate = dateInside(rng, start, days, 1, 0) ?? addDays(start, 1);
       let next = pickEmployer();
-      if (next.code === employer.code) next = employers[(employers.indexOf(employer) + 1) % employers.length]!;
+      if (next.code === employer.code)
+        next = employers[(employers.indexOf(employer) + 1) % employers.length]!;
       employments.push({ employerCode: employer.code, from: longAgo(), to: addDays(switchDate, -1) });
       employments.push({ employerCode: next.code, from: switchDate, to: null });
     } else if (cursor >= 0 && (cursor -= formerOnes) < 0) {
-      employments.push({ employerCode: employer.code, from: addDays(start, -3000), to: addDays(start, -(1 + rng.int(300))) });
+      employments.push({
+        employerCode: employer.code,
+        from: addDays(start, -3000),
+        to: addDays(start, -(1 + rng.int(300))),
+      });
     } else {
       employments.push({ employerCode: employer.code, from: longAgo(), to: null });
     }
@@ -289,40 +372,76 @@ export function generateCity(options: CityOptions): SimCity {
 
   // Media: registered riders bind theirs (some only part-way through); anonymous riders never do.
   const riderIndexes = persons.filter((p) => p.pattern !== 'none').map((p) => p.index);
-  const registeredRiders = shuffled(rng, riderIndexes.filter((i) => persons[i]!.registered));
-  const lateRegistrations = new Set(registeredRiders.slice(0, days >= 2 ? quota(registeredRiders.length, 0.08) : 0));
+  const registeredRiders = shuffled(
+    rng,
+    riderIndexes.filter((i) => persons[i]!.registered),
+  );
+  const lateRegistrations = new Set(
+    registeredRiders.slice(0, days >= 2 ? quota(registeredRiders.length, 0.08) : 0),
+  );
   const twoCardHolders = new Set(registeredRiders.slice(-quota(registeredRiders.length, 0.005)));
   for (const person of persons) {
     if (person.pattern === 'none') continue;
     const mrng = createRng(seed, 'person-media', person.index);
     const primary = pickPrimaryMedium(mrng);
     if (!person.registered) {
-      person.media.push({ ...primary, id: mediaIds.next(primary.type, primary.kind, person.idNumber), validFrom: null, validTo: null });
+      person.media.push({
+        ...primary,
+        id: mediaIds.next(primary.type, primary.kind, person.idNumber),
+        validFrom: null,
+        validTo: null,
+      });
       continue;
     }
     const validFrom = lateRegistrations.has(person.index)
       ? (dateInside(mrng, start, days, 1, 0) ?? start)
       : addDays(start, -(1 + mrng.int(300)));
-    person.media.push({ ...primary, id: mediaIds.next(primary.type, primary.kind, person.idNumber), validFrom, validTo: null });
+    person.media.push({
+      ...primary,
+      id: mediaIds.next(primary.type, primary.kind, person.idNumber),
+      validFrom,
+      validTo: null,
+    });
     if (primary.type !== 'qr' && mrng.chance(0.2)) {
-      person.media.push({ type: 'qr', kind: null, id: mediaIds.next('qr', null, person.idNumber), validFrom, validTo: null });
+      person.media.push({
+        type: 'qr',
+        kind: null,
+        id: mediaIds.next('qr', null, person.idNumber),
+        validFrom,
+        validTo: null,
+      });
     }
     if (twoCardHolders.has(person.index)) {
       person.twoCards = true;
-      person.media.push({ type: 'transit_card', kind: 'normal', id: mediaIds.next('transit_card', 'normal', person.idNumber), validFrom, validTo: null });
+      person.media.push({
+        type: 'transit_card',
+        kind: 'normal',
+        id: mediaIds.next('transit_card', 'normal', person.idNumber),
+        validFrom,
+        validTo: null,
+      });
     }
   }
   // Lost transit cards, replaced by a new card from a date inside the simulation.
   const cardHolders = shuffled(
     rng,
-    persons.filter((p) => p.registered && p.media[0]?.type === 'transit_card' && !p.twoCards && !lateRegistrations.has(p.index)),
+    persons.filter(
+      (p) =>
+        p.registered && p.media[0]?.type === 'transit_card' && !p.twoCards && !lateRegistrations.has(p.index),
+    ),
   );
   if (days >= 3) {
     for (const person of cardHolders.slice(0, quota(cardHolders.length, 0.03))) {
       const old = person.media[0]!;
       const date = dateInside(rng, start, days, 1, 1) ?? addDays(start, 1);
       old.validTo = addDays(date, -1);
-      person.media.splice(1, 0, { type: 'transit_card', kind: old.kind, id: mediaIds.next('transit_card', old.kind, person.idNumber), validFrom: date, validTo: null });
+      person.media.splice(1, 0, {
+        type: 'transit_card',
+        kind: old.kind,
+        id: mediaIds.next('transit_card', old.kind, person.idNumber),
+        validFrom: date,
+        validTo: null,
+      });
       person.lostCard = { mediumId: old.id, date, found: rng.chance(0.4) };
     }
   }
@@ -332,5 +451,17 @@ export function generateCity(options: CityOptions): SimCity {
     .slice(0, quota(devices.length, 0.02))
     .map((deviceId) => ({ deviceId, from: addDays(start, rng.int(days)), days: 2 + rng.int(4) }));
 
-  return { seed, scale, start, days, routes, stops, vehicles, employers, persons, offlineDevices, cityNetworkId: 'city' };
+  return {
+    seed,
+    scale,
+    start,
+    days,
+    routes,
+    stops,
+    vehicles,
+    employers,
+    persons,
+    offlineDevices,
+    cityNetworkId: 'city',
+  };
 }

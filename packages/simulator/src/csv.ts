@@ -41,5 +41,7 @@ export function parseCsv(text: string): Record<string, string>[] {
   }
   const [header, ...rest] = rows;
   if (!header) return [];
-  return rest.filter((r) => r.length > 1 || r[0] !== '').map((r) => Object.fromEntries(header.map((h, i) => [h, r[i] ?? ''])));
+  return rest
+    .filter((r) => r.length > 1 || r[0] !== '')
+    .map((r) => Object.fromEntries(header.map((h, i) => [h, r[i] ?? ''])));
 }

@@ -19,8 +19,10 @@ export async function writeGroundTruth(city: SimCity, truth: GroundTruth, dir: s
     const ranked = rankShared(truth.counts.get(period)!);
     let counts = csvLine(['external_ref', 'rides', 'last_counted_at']);
     let rankings = csvLine(['external_ref', 'rank', 'rides', 'last_counted_at']);
-    for (const row of [...ranked].sort((a, b) => (a.ref < b.ref ? -1 : 1))) counts += csvLine([row.ref, row.rides, formatShanghaiTime(row.lastCountedAt)]);
-    for (const row of ranked) rankings += csvLine([row.ref, row.rank, row.rides, formatShanghaiTime(row.lastCountedAt)]);
+    for (const row of [...ranked].sort((a, b) => (a.ref < b.ref ? -1 : 1)))
+      counts += csvLine([row.ref, row.rides, formatShanghaiTime(row.lastCountedAt)]);
+    for (const row of ranked)
+      rankings += csvLine([row.ref, row.rank, row.rides, formatShanghaiTime(row.lastCountedAt)]);
     await writeFile(join(dir, `counts-${period}.csv`), counts);
     await writeFile(join(dir, `rankings-${period}.csv`), rankings);
   }

@@ -9,7 +9,11 @@ import { createOracle, rankShared, type GroundTruth, type OracleTap } from './gr
 const at = (iso: string): number => Date.parse(iso);
 const DAY = 86_400_000;
 
-function person(ref: string, media: [string, string | null, string | null][], employments: SimPerson['employments']): SimPerson {
+function person(
+  ref: string,
+  media: [string, string | null, string | null][],
+  employments: SimPerson['employments'],
+): SimPerson {
   return {
     index: 0,
     ref,
@@ -18,7 +22,13 @@ function person(ref: string, media: [string, string | null, string | null][], em
     name: '',
     phone: '',
     employments,
-    media: media.map(([id, validFrom, validTo]) => ({ type: 'transit_card', kind: 'normal', id, validFrom, validTo })),
+    media: media.map(([id, validFrom, validTo]) => ({
+      type: 'transit_card',
+      kind: 'normal',
+      id,
+      validFrom,
+      validTo,
+    })),
     pattern: 'occasional',
     homeRouteId: 'R1',
     workRouteId: 'R1',
@@ -30,9 +40,33 @@ function person(ref: string, media: [string, string | null, string | null][], em
 
 const city: Pick<SimCity, 'persons' | 'employers' | 'routes'> = {
   routes: [
-    { routeId: 'R1', shortName: '1', longName: '', kind: 'city', networkId: 'city', isCity: true, stopIds: [] },
-    { routeId: 'K1', shortName: 'K1', longName: '', kind: 'airport', networkId: 'city', isCity: true, stopIds: [] },
-    { routeId: 'X1', shortName: 'X1', longName: '', kind: 'intercity', networkId: 'intercity', isCity: false, stopIds: [] },
+    {
+      routeId: 'R1',
+      shortName: '1',
+      longName: '',
+      kind: 'city',
+      networkId: 'city',
+      isCity: true,
+      stopIds: [],
+    },
+    {
+      routeId: 'K1',
+      shortName: 'K1',
+      longName: '',
+      kind: 'airport',
+      networkId: 'city',
+      isCity: true,
+      stopIds: [],
+    },
+    {
+      routeId: 'X1',
+      shortName: 'X1',
+      longName: '',
+      kind: 'intercity',
+      networkId: 'intercity',
+      isCity: false,
+      stopIds: [],
+    },
   ],
   employers: [
     { code: 'AG', name: '', type: 'agency', cityArea: true },
@@ -42,25 +76,59 @@ const city: Pick<SimCity, 'persons' | 'employers' | 'routes'> = {
   ],
   persons: [
     person('A', [['cA', '2022-01-01', null]], [{ employerCode: 'AG', from: '2020-01-01', to: null }]),
-    person('B', [['cB', '2022-01-01', null]], [{ employerCode: 'SOE', from: '2020-01-01', to: '2022-05-15' }]),
+    person(
+      'B',
+      [['cB', '2022-01-01', null]],
+      [{ employerCode: 'SOE', from: '2020-01-01', to: '2022-05-15' }],
+    ),
     person('C', [['cC', '2022-01-01', null]], [{ employerCode: 'OTHER', from: '2020-01-01', to: null }]),
-    person('D', [['cD1', '2022-01-01', null], ['cD2', '2022-01-01', null]], [{ employerCode: 'AG', from: '2020-01-01', to: null }]),
+    person(
+      'D',
+      [
+        ['cD1', '2022-01-01', null],
+        ['cD2', '2022-01-01', null],
+      ],
+      [{ employerCode: 'AG', from: '2020-01-01', to: null }],
+    ),
     person('F', [['cF', '2022-01-01', null]], [{ employerCode: 'FAR', from: '2020-01-01', to: null }]),
     // Lost the first card on 2022-05-10: the old one is bound to 05-09 inclusive.
-    person('L', [['cOld', '2022-01-01', '2022-05-09'], ['cNew', '2022-05-10', null]], [{ employerCode: 'AG', from: '2020-01-01', to: null }]),
+    person(
+      'L',
+      [
+        ['cOld', '2022-01-01', '2022-05-09'],
+        ['cNew', '2022-05-10', null],
+      ],
+      [{ employerCode: 'AG', from: '2020-01-01', to: null }],
+    ),
     // Registers (binds the card) only from 2022-05-10.
     person('R', [['cR', '2022-05-10', null]], [{ employerCode: 'AG', from: '2020-01-01', to: null }]),
     // Changes employer: eligible agency to 05-19, "other" from 05-20.
-    person('M', [['cM', '2022-01-01', null]], [
-      { employerCode: 'AG', from: '2020-01-01', to: '2022-05-19' },
-      { employerCode: 'OTHER', from: '2022-05-20', to: null },
-    ]),
+    person(
+      'M',
+      [['cM', '2022-01-01', null]],
+      [
+        { employerCode: 'AG', from: '2020-01-01', to: '2022-05-19' },
+        { employerCode: 'OTHER', from: '2022-05-20', to: null },
+      ],
+    ),
   ],
 };
 
-function tap(card: string, iso: string, vehicleId = 'V1', routeId = 'R1', ratedAt?: number | 'same'): OracleTap {
+function tap(
+  card: string,
+  iso: string,
+  vehicleId = 'V1',
+  routeId = 'R1',
+  ratedAt?: number | 'same',
+): OracleTap {
   const t = at(iso);
-  return { tappedAt: t, vehicleId, routeId, media: { type: 'transit_card', id: card }, ratings: ratedAt === undefined ? null : [{ ratedAt: ratedAt === 'same' ? t + 3600_000 : ratedAt }] };
+  return {
+    tappedAt: t,
+    vehicleId,
+    routeId,
+    media: { type: 'transit_card', id: card },
+    ratings: ratedAt === undefined ? null : [{ ratedAt: ratedAt === 'same' ? t + 3600_000 : ratedAt }],
+  };
 }
 
 function run(taps: OracleTap[]): GroundTruth {
@@ -69,12 +137,16 @@ function run(taps: OracleTap[]): GroundTruth {
   return oracle.finish();
 }
 
-const count = (truth: GroundTruth, period: string, ref: string): number => truth.counts.get(period)?.get(ref)?.rides ?? 0;
+const count = (truth: GroundTruth, period: string, ref: string): number =>
+  truth.counts.get(period)?.get(ref)?.rides ?? 0;
 
 describe('ground truth (R1-R6, R14) on hand-made scenarios', () => {
   it('a double tap is one ride and one boarding', () => {
     // 07:41:02 and 07:41:07 on V1 with the same card: one ride (R4), one boarding (R14, 5 s < 120 s).
-    const truth = run([tap('cA', '2022-05-09T07:41:02+08:00', 'V1', 'R1', 'same'), tap('cA', '2022-05-09T07:41:07+08:00')]);
+    const truth = run([
+      tap('cA', '2022-05-09T07:41:02+08:00', 'V1', 'R1', 'same'),
+      tap('cA', '2022-05-09T07:41:07+08:00'),
+    ]);
     expect(count(truth, '2022-Q2', 'A')).toBe(1);
     expect(count(truth, '2022', 'A')).toBe(1);
     expect(truth.totals).toMatchObject({ taps: 2, boardings: 1 });
@@ -95,7 +167,10 @@ describe('ground truth (R1-R6, R14) on hand-made scenarios', () => {
 
   it('two cards of one person on the same bus are one ride; a rating of either tap counts', () => {
     // cD1 at 09:00:00, cD2 at 09:00:04 rated: one ride for D (R4 per person), two boardings (two media).
-    const truth = run([tap('cD1', '2022-05-09T09:00:00+08:00'), tap('cD2', '2022-05-09T09:00:04+08:00', 'V1', 'R1', 'same')]);
+    const truth = run([
+      tap('cD1', '2022-05-09T09:00:00+08:00'),
+      tap('cD2', '2022-05-09T09:00:04+08:00', 'V1', 'R1', 'same'),
+    ]);
     expect(count(truth, '2022-Q2', 'D')).toBe(1);
     expect(truth.totals.boardings).toBe(2);
   });
@@ -122,7 +197,12 @@ describe('ground truth (R1-R6, R14) on hand-made scenarios', () => {
     expect(count(truth, '2022-Q3', 'A')).toBe(1);
     expect(count(truth, '2022', 'A')).toBe(2);
     // The oracle's fixed-offset calendar agrees with the domain's luxon periods at the boundary.
-    for (const iso of ['2022-06-30T23:59:59+08:00', '2022-07-01T00:00:00+08:00', '2022-12-31T23:59:59+08:00', '2023-01-01T00:00:00+08:00']) {
+    for (const iso of [
+      '2022-06-30T23:59:59+08:00',
+      '2022-07-01T00:00:00+08:00',
+      '2022-12-31T23:59:59+08:00',
+      '2023-01-01T00:00:00+08:00',
+    ]) {
       const labels = periodLabelsOf(new Date(iso));
       expect([quarterLabelOf(at(iso)), yearLabelOf(at(iso))]).toEqual([labels.quarter, labels.year]);
     }
@@ -141,7 +221,10 @@ describe('ground truth (R1-R6, R14) on hand-made scenarios', () => {
   it('a rating of a later tap is judged from the ride time (the first tap)', () => {
     // Ride at 07:00:00; the double tap at 07:00:05 is rated at 07:00:00 + 7 days + 3 s: too late.
     const first = at('2022-05-09T07:00:00+08:00');
-    const truth = run([tap('cA', '2022-05-09T07:00:00+08:00'), tap('cA', '2022-05-09T07:00:05+08:00', 'V1', 'R1', first + 7 * DAY + 3000)]);
+    const truth = run([
+      tap('cA', '2022-05-09T07:00:00+08:00'),
+      tap('cA', '2022-05-09T07:00:05+08:00', 'V1', 'R1', first + 7 * DAY + 3000),
+    ]);
     expect(count(truth, '2022-Q2', 'A')).toBe(0);
   });
 
@@ -174,7 +257,10 @@ describe('ground truth (R1-R6, R14) on hand-made scenarios', () => {
   });
 
   it('employees of a non-eligible type or outside the city area do not count', () => {
-    const truth = run([tap('cC', '2022-05-09T08:00:00+08:00', 'V1', 'R1', 'same'), tap('cF', '2022-05-09T08:00:00+08:00', 'V2', 'R1', 'same')]);
+    const truth = run([
+      tap('cC', '2022-05-09T08:00:00+08:00', 'V1', 'R1', 'same'),
+      tap('cF', '2022-05-09T08:00:00+08:00', 'V2', 'R1', 'same'),
+    ]);
     expect(truth.counts.get('2022-Q2')).toBeUndefined();
     expect(truth.totals.rides.not_eligible).toBe(2);
   });
@@ -219,24 +305,41 @@ describe('ground truth (R1-R6, R14) on hand-made scenarios', () => {
         ['d', { rides: 1, lastCountedAt: 0 }],
       ]),
     );
-    expect(ranked.map((r) => [r.ref, r.rank])).toEqual([['a', 1], ['b', 2], ['c', 2], ['d', 4]]);
+    expect(ranked.map((r) => [r.ref, r.rank])).toEqual([
+      ['a', 1],
+      ['b', 2],
+      ['c', 2],
+      ['d', 4],
+    ]);
   });
 
   it('groups rides as the domain groupRides does (both read R4 the same way)', () => {
     const base = at('2022-05-09T06:00:00+08:00');
     fc.assert(
-      fc.property(fc.array(fc.record({ dt: fc.integer({ min: 1, max: 3600 }), v: fc.constantFrom('V1', 'V2') }), { maxLength: 40 }), (steps) => {
-        let t = base;
-        const taps = steps.map((s, i) => {
-          t += s.dt * 1000;
-          return { tapId: i + 1, at: t, vehicleId: s.v, routeId: 'R1' };
-        });
-        const oracle = createOracle(city);
-        for (const x of taps) oracle.add({ tappedAt: x.at, vehicleId: x.vehicleId, routeId: 'R1', media: { type: 'transit_card', id: 'cA' }, ratings: [{ ratedAt: x.at }] });
-        const truth = oracle.finish();
-        const counted = [...(truth.counts.get('2022-Q2')?.values() ?? [])].reduce((s, c) => s + c.rides, 0);
-        expect(counted).toBe(groupRides(taps, 30 * 60).length);
-      }),
+      fc.property(
+        fc.array(fc.record({ dt: fc.integer({ min: 1, max: 3600 }), v: fc.constantFrom('V1', 'V2') }), {
+          maxLength: 40,
+        }),
+        (steps) => {
+          let t = base;
+          const taps = steps.map((s, i) => {
+            t += s.dt * 1000;
+            return { tapId: i + 1, at: t, vehicleId: s.v, routeId: 'R1' };
+          });
+          const oracle = createOracle(city);
+          for (const x of taps)
+            oracle.add({
+              tappedAt: x.at,
+              vehicleId: x.vehicleId,
+              routeId: 'R1',
+              media: { type: 'transit_card', id: 'cA' },
+              ratings: [{ ratedAt: x.at }],
+            });
+          const truth = oracle.finish();
+          const counted = [...(truth.counts.get('2022-Q2')?.values() ?? [])].reduce((s, c) => s + c.rides, 0);
+          expect(counted).toBe(groupRides(taps, 30 * 60).length);
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -15,7 +15,15 @@
  *
  * Feed taps in time order (a person's taps must not go back in time; this is checked).
  */
-import { addDays, DAY_MS, quarterLabelOf, SHANGHAI_OFFSET_MS, shanghaiDateOf, startOfShanghaiDay, yearLabelOf } from './calendar';
+import {
+  addDays,
+  DAY_MS,
+  quarterLabelOf,
+  SHANGHAI_OFFSET_MS,
+  shanghaiDateOf,
+  startOfShanghaiDay,
+  yearLabelOf,
+} from './calendar';
 import type { SimCity } from './city.model';
 
 export interface OracleRules {
@@ -82,7 +90,10 @@ export interface Oracle {
   finish(): GroundTruth;
 }
 
-export function createOracle(city: Pick<SimCity, 'persons' | 'employers' | 'routes'>, rules: OracleRules = ORACLE_RULES): Oracle {
+export function createOracle(
+  city: Pick<SimCity, 'persons' | 'employers' | 'routes'>,
+  rules: OracleRules = ORACLE_RULES,
+): Oracle {
   const bindings = new Map<string, Binding[]>();
   const employments = new Map<string, Employment[]>();
   const employers = new Map(city.employers.map((e) => [e.code, e]));
@@ -137,7 +148,9 @@ export function createOracle(city: Pick<SimCity, 'persons' | 'employers' | 'rout
 
   const isEligible = (ref: string, at: number): boolean => {
     const date = dateOf(at);
-    return (employments.get(ref) ?? []).some((e) => e.eligible && e.from <= date && (e.to === null || date <= e.to));
+    return (employments.get(ref) ?? []).some(
+      (e) => e.eligible && e.from <= date && (e.to === null || date <= e.to),
+    );
   };
 
   const close = (ref: string, ride: OpenRide): void => {
@@ -159,7 +172,9 @@ export function createOracle(city: Pick<SimCity, 'persons' | 'employers' | 'rout
   };
 
   const ownerOf = (tap: OracleTap): string | undefined =>
-    bindings.get(`${tap.media.type}\u0000${tap.media.id}`)?.find((b) => b.from <= tap.tappedAt && tap.tappedAt < b.to)?.ref;
+    bindings
+      .get(`${tap.media.type}\u0000${tap.media.id}`)
+      ?.find((b) => b.from <= tap.tappedAt && tap.tappedAt < b.to)?.ref;
 
   const isRatedFor = (tap: OracleTap, rideAt: number): boolean =>
     (tap.ratings ?? []).some((r) => rideAt <= r.ratedAt && r.ratedAt <= rideAt + ratingMs);
@@ -170,7 +185,11 @@ export function createOracle(city: Pick<SimCity, 'persons' | 'employers' | 'rout
       totals.taps++;
       const mediumKey = `${tap.media.type}\u0000${tap.media.id}`;
       const previous = lastTapOfMedium.get(mediumKey);
-      const boarding = !(previous && previous.vehicleId === tap.vehicleId && tap.tappedAt - previous.at <= rules.volumeRepeatSeconds * 1000);
+      const boarding = !(
+        previous &&
+        previous.vehicleId === tap.vehicleId &&
+        tap.tappedAt - previous.at <= rules.volumeRepeatSeconds * 1000
+      );
       lastTapOfMedium.set(mediumKey, { vehicleId: tap.vehicleId, at: tap.tappedAt });
       const volumeKey = `${dateOf(tap.tappedAt)}|${tap.routeId}`;
       const v = volume.get(volumeKey) ?? { boardings: 0, taps: 0 };
@@ -212,8 +231,15 @@ export function createOracle(city: Pick<SimCity, 'persons' | 'employers' | 'rout
 }
 
 /** Shared-rank ranking (R7 default: 1, 2, 2, 4) of one period's counts, best first. */
-export function rankShared(counts: Map<string, PersonCount>): { ref: string; rank: number; rides: number; lastCountedAt: number }[] {
-  const rows = [...counts].map(([ref, c]) => ({ ref, rides: c.rides, lastCountedAt: c.lastCountedAt, rank: 0 }));
+export function rankShared(
+  counts: Map<string, PersonCount>,
+): { ref: string; rank: number; rides: number; lastCountedAt: number }[] {
+  const rows = [...counts].map(([ref, c]) => ({
+    ref,
+    rides: c.rides,
+    lastCountedAt: c.lastCountedAt,
+    rank: 0,
+  }));
   rows.sort((a, b) => b.rides - a.rides || (a.ref < b.ref ? -1 : 1));
   rows.forEach((row, i) => {
     row.rank = i > 0 && rows[i - 1]!.rides === row.rides ? rows[i - 1]!.rank : i + 1;

@@ -45,13 +45,22 @@ function fakeIngest(script: (attempt: number, deviceId: string) => number | 'net
     await new Promise((r) => setImmediate(r));
     inFlight--;
     perDevice.set(deviceId, perDevice.get(deviceId)! - 1);
-    const expected = createHmac('sha256', `secret-${deviceId}`).update(`${init.headers['x-timestamp']}.${body}`).digest('hex');
+    const expected = createHmac('sha256', `secret-${deviceId}`)
+      .update(`${init.headers['x-timestamp']}.${body}`)
+      .digest('hex');
     const seqs = (JSON.parse(body) as { taps: { seq: number }[] }).taps.map((t) => t.seq);
     seen.push({ deviceId, seqs, signatureOk: expected === init.headers['x-signature'] });
     const outcome = script(attempt, deviceId);
     if (outcome === 'network') throw new Error('socket hang up');
-    const payload = outcome === 200 ? { accepted: seqs.length, duplicates: 0, rejected: [] } : { error: { code: 'x', message: 'x' } };
-    return { status: outcome, headers: { get: (n: string) => (n === 'retry-after' && outcome === 503 ? '0' : null) }, text: () => Promise.resolve(JSON.stringify(payload)) };
+    const payload =
+      outcome === 200
+        ? { accepted: seqs.length, duplicates: 0, rejected: [] }
+        : { error: { code: 'x', message: 'x' } };
+    return {
+      status: outcome,
+      headers: { get: (n: string) => (n === 'retry-after' && outcome === 503 ? '0' : null) },
+      text: () => Promise.resolve(JSON.stringify(payload)),
+    };
   };
   return { fetch, seen, stats: () => ({ maxInFlight, maxPerDevice }) };
 }
@@ -60,9 +69,25 @@ const secrets = new Map(['D1', 'D2', 'D3', 'D4'].map((d) => [d, `secret-${d}`]))
 
 describe('tap poster (SPEC §3 client)', () => {
   it('signs every request, retries 429/503/network errors with the same seqs, and bounds concurrency', async () => {
-    const ingest = fakeIngest((attempt, deviceId) => (attempt === 0 ? (deviceId === 'D1' ? 503 : deviceId === 'D2' ? 429 : deviceId === 'D3' ? 'network' : 200) : 200));
+    const ingest = fakeIngest((attempt, deviceId) =>
+      attempt === 0
+        ? deviceId === 'D1'
+          ? 503
+          : deviceId === 'D2'
+            ? 429
+            : deviceId === 'D3'
+              ? 'network'
+              : 200
+        : 200,
+    );
     const sleeps: number[] = [];
-    const poster = createTapPoster({ baseUrl: 'http://x', secrets, concurrency: 2, fetch: ingest.fetch, sleep: (ms) => (sleeps.push(ms), Promise.resolve()) });
+    const poster = createTapPoster({
+      baseUrl: 'http://x',
+      secrets,
+      concurrency: 2,
+      fetch: ingest.fetch,
+      sleep: (ms) => (sleeps.push(ms), Promise.resolve()),
+    });
     for (const d of ['D1', 'D2', 'D3', 'D4']) {
       await poster.post(batch(d, [1, 2, 3]));
       await poster.post(batch(d, [4, 5]));
@@ -81,7 +106,14 @@ describe('tap poster (SPEC §3 client)', () => {
 
   it('gives up after maxAttempts and reports the failure', async () => {
     const ingest = fakeIngest(() => 503);
-    const poster = createTapPoster({ baseUrl: 'http://x', secrets, concurrency: 1, maxAttempts: 3, fetch: ingest.fetch, sleep: () => Promise.resolve() });
+    const poster = createTapPoster({
+      baseUrl: 'http://x',
+      secrets,
+      concurrency: 1,
+      maxAttempts: 3,
+      fetch: ingest.fetch,
+      sleep: () => Promise.resolve(),
+    });
     await poster.post(batch('D1', [1]));
     await expect(poster.drain()).rejects.toThrow(/failed after 3 attempts/);
     expect(ingest.seen).toHaveLength(3);
@@ -89,7 +121,13 @@ describe('tap poster (SPEC §3 client)', () => {
 
   it('records 401s (unknown device) as failures without retrying', async () => {
     const ingest = fakeIngest(() => 401);
-    const poster = createTapPoster({ baseUrl: 'http://x', secrets, concurrency: 1, fetch: ingest.fetch, sleep: () => Promise.resolve() });
+    const poster = createTapPoster({
+      baseUrl: 'http://x',
+      secrets,
+      concurrency: 1,
+      fetch: ingest.fetch,
+      sleep: () => Promise.resolve(),
+    });
     await poster.post(batch('D1', [1]));
     await poster.post(batch('D9', [1]));
     await poster.drain();
@@ -100,9 +138,23 @@ describe('tap poster (SPEC §3 client)', () => {
   it('paces uploads to --rate taps per second', async () => {
     const ingest = fakeIngest(() => 200);
     const sleeps: number[] = [];
-    const poster = createTapPoster({ baseUrl: 'http://x', secrets, concurrency: 4, rate: 100, nowMs: () => 1_000_000, fetch: ingest.fetch, sleep: (ms) => (sleeps.push(ms), Promise.resolve()) });
+    const poster = createTapPoster({
+      baseUrl: 'http://x',
+      secrets,
+      concurrency: 4,
+      rate: 100,
+      nowMs: () => 1_000_000,
+      fetch: ingest.fetch,
+      sleep: (ms) => (sleeps.push(ms), Promise.resolve()),
+    });
     // 3 batches of 50 taps at 100 taps/s: they start at 0, 0.5 s and 1 s (the injected sleep does not advance the clock).
-    for (const d of ['D1', 'D2', 'D3']) await poster.post(batch(d, Array.from({ length: 50 }, (_, i) => i + 1)));
+    for (const d of ['D1', 'D2', 'D3'])
+      await poster.post(
+        batch(
+          d,
+          Array.from({ length: 50 }, (_, i) => i + 1),
+        ),
+      );
     await poster.drain();
     expect(sleeps).toEqual([500, 1000]);
     expect(poster.stats.accepted).toBe(150);

@@ -15,7 +15,10 @@ import type { SimPerson } from './city.model';
 import type { TapBatch } from './traffic.model';
 import { batchBody, signBatch, type RatingRecord } from './wire';
 
-export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: string }) => Promise<{
+export type FetchLike = (
+  url: string,
+  init: { method: string; headers: Record<string, string>; body?: string },
+) => Promise<{
   status: number;
   headers: { get(name: string): string | null };
   text(): Promise<string>;
@@ -61,7 +64,11 @@ async function requestWithRetry(
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     const req = build();
     try {
-      const res = await fetchImpl(common.baseUrl.replace(/\/$/, '') + req.path, { method: req.method, headers: req.headers, body: req.body });
+      const res = await fetchImpl(common.baseUrl.replace(/\/$/, '') + req.path, {
+        method: req.method,
+        headers: req.headers,
+        body: req.body,
+      });
       const body = await res.text();
       if (!isRetryable(res.status)) return { status: res.status, body };
       lastError = `HTTP ${res.status}`;
@@ -77,7 +84,9 @@ async function requestWithRetry(
       }
     }
   }
-  throw new Error(`${build().method} ${build().path.split('?')[0]} failed after ${maxAttempts} attempts: ${lastError}`);
+  throw new Error(
+    `${build().method} ${build().path.split('?')[0]} failed after ${maxAttempts} attempts: ${lastError}`,
+  );
 }
 
 // ------------------------------------------------------------------------------------ validators
@@ -115,7 +124,15 @@ export interface TapPoster {
 }
 
 export function createTapPoster(options: TapPosterOptions): TapPoster {
-  const stats: TapPostStats = { batches: 0, requests: 0, retries: 0, accepted: 0, duplicates: 0, rejected: {}, failed: {} };
+  const stats: TapPostStats = {
+    batches: 0,
+    requests: 0,
+    retries: 0,
+    accepted: 0,
+    duplicates: 0,
+    rejected: {},
+    failed: {},
+  };
   const nowSeconds = options.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
   const sleep = options.sleep ?? defaultSleep;
   const limit = Math.max(1, options.concurrency);
@@ -179,10 +196,15 @@ export function createTapPoster(options: TapPosterOptions): TapPoster {
         stats.failed[String(res.status)] = (stats.failed[String(res.status)] ?? 0) + 1;
         return;
       }
-      const parsed = JSON.parse(res.body) as { accepted?: number; duplicates?: number; rejected?: { code?: string }[] };
+      const parsed = JSON.parse(res.body) as {
+        accepted?: number;
+        duplicates?: number;
+        rejected?: { code?: string }[];
+      };
       stats.accepted += parsed.accepted ?? 0;
       stats.duplicates += parsed.duplicates ?? 0;
-      for (const r of parsed.rejected ?? []) stats.rejected[r.code ?? 'unknown'] = (stats.rejected[r.code ?? 'unknown'] ?? 0) + 1;
+      for (const r of parsed.rejected ?? [])
+        stats.rejected[r.code ?? 'unknown'] = (stats.rejected[r.code ?? 'unknown'] ?? 0) + 1;
     } catch (err) {
       stats.failed.network = (stats.failed.network ?? 0) + 1;
       throw err;
@@ -214,7 +236,10 @@ export function createTapPoster(options: TapPosterOptions): TapPoster {
     },
     async drain() {
       while (pending.size > 0) await Promise.all([...pending]);
-      if (firstError) throw firstError instanceof Error ? firstError : new Error('a tap upload failed', { cause: firstError });
+      if (firstError)
+        throw firstError instanceof Error
+          ? firstError
+          : new Error('a tap upload failed', { cause: firstError });
     },
   };
 }
@@ -227,7 +252,11 @@ export interface RiderAppOptions extends HttpCommon {
   concurrency: number;
 }
 
-async function runPool<T>(items: Iterable<T>, concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+async function runPool<T>(
+  items: Iterable<T>,
+  concurrency: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
   const iterator = items[Symbol.iterator]();
   const worker = async (): Promise<void> => {
     for (let next = iterator.next(); !next.done; next = iterator.next()) await work(next.value);
@@ -268,7 +297,8 @@ export async function registerRiders(
         headers: riderHeaders(options),
         body: JSON.stringify({ idNumber: person.idNumber, name: person.name, phone: person.phone }),
       }));
-      if (res.status !== 200 && res.status !== 201) throw new Error(`registering ${person.ref}: HTTP ${res.status}`);
+      if (res.status !== 200 && res.status !== 201)
+        throw new Error(`registering ${person.ref}: HTTP ${res.status}`);
       const { personId } = JSON.parse(res.body) as { personId: string };
       personIds.set(person.ref, personId);
       stats.registered++;
@@ -289,7 +319,10 @@ export async function registerRiders(
         }));
         if (bind.status === 201 || bind.status === 200) stats.bindings++;
         else if (bind.status === 409) stats.bindingConflicts++;
-        else throw new Error(`binding a ${m.type} of ${person.ref}: HTTP ${bind.status} ${bind.body.slice(0, 200)}`);
+        else
+          throw new Error(
+            `binding a ${m.type} of ${person.ref}: HTTP ${bind.status} ${bind.body.slice(0, 200)}`,
+          );
       }
       onProgress?.(++done);
     },
@@ -350,12 +383,17 @@ export async function postRatings(
         headers: riderHeaders(options),
       }));
       if (res.status !== 200) throw new Error(`listing rides of ${ref}: HTTP ${res.status}`);
-      const rides = (JSON.parse(res.body) as { rides: ApiRide[] }).rides.map((r) => ({ ...r, at: Date.parse(r.tappedAt) }));
+      const rides = (JSON.parse(res.body) as { rides: ApiRide[] }).rides.map((r) => ({
+        ...r,
+        at: Date.parse(r.tappedAt),
+      }));
       for (const record of records) {
         stats.ratings++;
         const tapAt = Date.parse(record.tappedAt);
         // The ride holding the rated tap: same vehicle, the latest one starting at or before it.
-        const ride = rides.filter((r) => r.vehicleId === record.vehicleId && r.at <= tapAt).sort((a, b) => b.at - a.at)[0];
+        const ride = rides
+          .filter((r) => r.vehicleId === record.vehicleId && r.at <= tapAt)
+          .sort((a, b) => b.at - a.at)[0];
         if (!ride || ride.tapIds.length === 0) {
           stats.unresolved++;
           continue;
@@ -389,5 +427,10 @@ export async function postRatings(
 
 /** `persons.csv`: how the verifier maps the ground truth's external refs to platform person ids. */
 export function personsCsv(personIds: ReadonlyMap<string, string>): string {
-  return ['external_ref,person_id', ...[...personIds].sort(([a], [b]) => (a < b ? -1 : 1)).map(([ref, id]) => `${ref},${id}`)].join('\n') + '\n';
+  return (
+    [
+      'external_ref,person_id',
+      ...[...personIds].sort(([a], [b]) => (a < b ? -1 : 1)).map(([ref, id]) => `${ref},${id}`),
+    ].join('\n') + '\n'
+  );
 }

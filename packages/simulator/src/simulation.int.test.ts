@@ -28,7 +28,10 @@ async function freePort(): Promise<number> {
   });
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(tsx, [join(root, 'services/cli/src/main.ts'), ...args], { cwd: root, env });
     let stdout = '';
@@ -63,7 +66,10 @@ describe('simulate → platform → verify', () => {
     platform = spawn(tsx, [join(root, 'services/platform/src/main.ts')], { cwd: root, env, stdio: 'ignore' });
     const deadline = Date.now() + 90_000;
     for (;;) {
-      const ok = await fetch(`${url}/v1/openapi.json`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${url}/v1/openapi.json`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (Date.now() > deadline || platform.exitCode !== null) throw new Error('the platform did not start');
       await new Promise((r) => setTimeout(r, 500));
@@ -82,7 +88,26 @@ describe('simulate → platform → verify', () => {
 
   it('verifies with zero differences, and catches an altered count', async () => {
     // Five days across the Q2/Q3 boundary (2022-06-28 … 07-02) of a tiny city.
-    const sim = await run(['simulate', '--seed', '21', '--scale', '0.002', '--days', '5', '--start', '2022-06-28', '--url', url, '--out', out, '--concurrency', '4'], env);
+    const sim = await run(
+      [
+        'simulate',
+        '--seed',
+        '21',
+        '--scale',
+        '0.002',
+        '--days',
+        '5',
+        '--start',
+        '2022-06-28',
+        '--url',
+        url,
+        '--out',
+        out,
+        '--concurrency',
+        '4',
+      ],
+      env,
+    );
     expect(sim.stderr).not.toMatch(/unexpected error/);
     expect(sim.code).toBe(0);
     const report = JSON.parse(await readFile(join(out, 'http-report.json'), 'utf8')) as {
@@ -95,7 +120,8 @@ describe('simulate → platform → verify', () => {
     expect(report.ratings.accepted).toBeGreaterThan(0);
     expect(report.ratings.unresolved).toBe(0);
 
-    for (const period of ['2022-Q2', '2022-Q3', '2022']) expect((await run(['recompute', '--period', period], env)).code).toBe(0);
+    for (const period of ['2022-Q2', '2022-Q3', '2022'])
+      expect((await run(['recompute', '--period', period], env)).code).toBe(0);
     const verified = await run(['verify', '--against', out], env);
     expect(verified.stdout).toMatch(/0 count, 0 ranking, 0 volume difference/);
     expect(verified.code).toBe(0);

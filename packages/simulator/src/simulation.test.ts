@@ -40,8 +40,12 @@ describe('city and traffic generation', () => {
     expect(city.employers.some((e) => !e.cityArea)).toBe(true);
     expect(new Set(city.routes.map((r) => r.kind))).toEqual(new Set(['city', 'airport', 'intercity']));
     const media = city.persons.flatMap((p) => p.media);
-    expect(new Set(media.filter((m) => m.type === 'transit_card').map((m) => m.kind))).toEqual(new Set(CARD_KINDS));
-    expect(new Set(media.filter((m) => m.type === 'ecard').map((m) => m.kind))).toEqual(new Set(ECARD_ISSUERS));
+    expect(new Set(media.filter((m) => m.type === 'transit_card').map((m) => m.kind))).toEqual(
+      new Set(CARD_KINDS),
+    );
+    expect(new Set(media.filter((m) => m.type === 'ecard').map((m) => m.kind))).toEqual(
+      new Set(ECARD_ISSUERS),
+    );
     expect(media.some((m) => m.type === 'qr') && media.some((m) => m.type === 'id_card')).toBe(true);
     expect(new Set(media.map((m) => `${m.type}:${m.id}`)).size).toBe(media.length);
     expect(city.persons.every((p) => isValidNationalId(p.idNumber))).toBe(true);
@@ -52,7 +56,11 @@ describe('city and traffic generation', () => {
     const employments = city.persons.map((p) => p.employments);
     expect(employments.some((e) => e.length === 2)).toBe(true); // changed employer
     expect(employments.some((e) => e.length === 1 && e[0]!.from > city.start)).toBe(true); // joined
-    expect(employments.some((e) => e.length === 1 && e[0]!.to !== null && e[0]!.to >= city.start && e[0]!.to < end)).toBe(true); // left
+    expect(
+      employments.some(
+        (e) => e.length === 1 && e[0]!.to !== null && e[0]!.to >= city.start && e[0]!.to < end,
+      ),
+    ).toBe(true); // left
     expect(city.persons.some((p) => !p.registered && p.pattern !== 'none')).toBe(true); // anonymous riders
     expect(city.offlineDevices.length).toBeGreaterThan(0);
   });
@@ -61,7 +69,9 @@ describe('city and traffic generation', () => {
     // Two ordinary weeks (no holidays): the mean is the plan's figure within 10 %.
     const start = '2022-05-09';
     const city = generateCity({ seed: 5, scale: 0.05, start, days: 14 });
-    expect(Array.from({ length: 14 }, (_, i) => dayKindOf(addDays(start, i))).filter((k) => k === 'holiday')).toEqual([]);
+    expect(
+      Array.from({ length: 14 }, (_, i) => dayKindOf(addDays(start, i))).filter((k) => k === 'holiday'),
+    ).toEqual([]);
     const truth = await runSimulation(city, nullSink);
     const perDay = truth.totals.boardings / 14 / 0.05;
     expect(PLAN_BOARDINGS_PER_DAY).toBeCloseTo(98_496, 0);
@@ -130,9 +140,22 @@ describe('city and traffic generation', () => {
       const periods = await writeGroundTruth(city, truth, join(dir, 'ground-truth'));
       expect(periods).toEqual(['2022', '2022-Q2', '2022-Q3']);
       const employees = parseCsv(await readFile(join(dir, 'city/employees.csv'), 'utf8'));
-      expect(Object.keys(employees[0]!)).toEqual(['id_number', 'name', 'employer_code', 'in_service_from', 'in_service_to']);
+      expect(Object.keys(employees[0]!)).toEqual([
+        'id_number',
+        'name',
+        'employer_code',
+        'in_service_from',
+        'in_service_to',
+      ]);
       const media = parseCsv(await readFile(join(dir, 'city/media.csv'), 'utf8'));
-      expect(Object.keys(media[0]!)).toEqual(['id_number', 'media_type', 'media_kind', 'media_id', 'valid_from', 'valid_to']);
+      expect(Object.keys(media[0]!)).toEqual([
+        'id_number',
+        'media_type',
+        'media_kind',
+        'media_id',
+        'valid_from',
+        'valid_to',
+      ]);
       const q2 = parseCsv(await readFile(join(dir, 'ground-truth/counts-2022-Q2.csv'), 'utf8'));
       const q3 = parseCsv(await readFile(join(dir, 'ground-truth/counts-2022-Q3.csv'), 'utf8'));
       const year = parseCsv(await readFile(join(dir, 'ground-truth/counts-2022.csv'), 'utf8'));

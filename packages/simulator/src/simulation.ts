@@ -43,7 +43,14 @@ export async function runSimulation(
     await sink.ratings(day.ratings);
     // Let timers and I/O run between days: a day at scale 1 is seconds of synchronous work.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    onDay?.({ date: day.date, dayIndex: dayIndex++, days: city.days, taps: day.taps.length, batches: batches.length, ratings: day.ratings.length });
+    onDay?.({
+      date: day.date,
+      dayIndex: dayIndex++,
+      days: city.days,
+      taps: day.taps.length,
+      batches: batches.length,
+      ratings: day.ratings.length,
+    });
   }
   await sink.batches(uplink.flush());
   return oracle.finish();
@@ -65,7 +72,8 @@ export async function createFilesSink(outDir: string): Promise<TrafficSink> {
         lines.push(batchBody(batch));
         byDevice.set(batch.deviceId, lines);
       }
-      for (const [deviceId, lines] of byDevice) await appendFile(join(tapsDir, `${deviceId}.ndjson`), lines.join('\n') + '\n');
+      for (const [deviceId, lines] of byDevice)
+        await appendFile(join(tapsDir, `${deviceId}.ndjson`), lines.join('\n') + '\n');
     },
     async ratings(ratings) {
       if (ratings.length === 0) return;

@@ -117,7 +117,9 @@ function ratingFor(rng: Rng, person: SimPerson, tap: SimTap, rideStart: number):
       break;
   }
   ratedAt = Math.floor(ratedAt / 1000) * 1000;
-  const forwardedAt = rng.chance(LATE_FORWARD_RATE) ? ratedAt + (25 + rng.int(48)) * 3600_000 : ratedAt + rng.int(120) * 1000;
+  const forwardedAt = rng.chance(LATE_FORWARD_RATE)
+    ? ratedAt + (25 + rng.int(48)) * 3600_000
+    : ratedAt + rng.int(120) * 1000;
   const score = rng.chance(0.6) ? 5 : 1 + rng.int(5);
   return { tap, personRef: person.ref, score, ratedAt, forwardedAt };
 }
@@ -148,16 +150,30 @@ function generatePersonDay(
       let previousRoute = '';
       for (let leg = 0; leg < legs; leg++) {
         let routeId = pickRoute(rng, person, index, leg, tripNo);
-        if (routeId === previousRoute) routeId = index.cityRouteIds.find((r) => r !== previousRoute) ?? routeId;
+        if (routeId === previousRoute)
+          routeId = index.cityRouteIds.find((r) => r !== previousRoute) ?? routeId;
         if (routeId === previousRoute) break;
         previousRoute = routeId;
         const route = index.routes.get(routeId)!;
         const vehicle = rng.pick(index.vehiclesByRoute.get(routeId)!);
         const deviceId = rng.pick(vehicle.deviceIds);
         const stopId = rng.pick(route.stopIds);
-        const primary = wallet.length > 1 && wallet[1]!.type === 'qr' && rng.chance(0.3) ? wallet[1]! : wallet[0]!;
-        const base = { vehicleId: vehicle.vehicleId, routeId, stopId, riderRef: person.ref, ratings: null, seq: 0 };
-        const first: SimTap = { ...base, deviceId, tappedAt: at, media: { type: primary.type, id: primary.id, kind: primary.kind } };
+        const primary =
+          wallet.length > 1 && wallet[1]!.type === 'qr' && rng.chance(0.3) ? wallet[1]! : wallet[0]!;
+        const base = {
+          vehicleId: vehicle.vehicleId,
+          routeId,
+          stopId,
+          riderRef: person.ref,
+          ratings: null,
+          seq: 0,
+        };
+        const first: SimTap = {
+          ...base,
+          deviceId,
+          tappedAt: at,
+          media: { type: primary.type, id: primary.id, kind: primary.kind },
+        };
         const legTaps = [first];
         if (rng.chance(DOUBLE_TAP_RATE)) {
           legTaps.push({ ...first, tappedAt: at + (1 + rng.int(8)) * 1000 });
@@ -165,7 +181,12 @@ function generatePersonDay(
         if (person.twoCards && rng.chance(TWO_CARD_RATE)) {
           const other = wallet.find((m) => m.type === 'transit_card' && m.id !== primary.id);
           if (other) {
-            legTaps.push({ ...base, deviceId: rng.pick(vehicle.deviceIds), tappedAt: legTaps.at(-1)!.tappedAt + (2 + rng.int(5)) * 1000, media: { type: other.type, id: other.id, kind: other.kind } });
+            legTaps.push({
+              ...base,
+              deviceId: rng.pick(vehicle.deviceIds),
+              tappedAt: legTaps.at(-1)!.tappedAt + (2 + rng.int(5)) * 1000,
+              media: { type: other.type, id: other.id, kind: other.kind },
+            });
           }
         }
         out.push(...legTaps);
@@ -215,8 +236,11 @@ export function* generateTraffic(city: SimCity): Generator<DayTraffic> {
     const taps: SimTap[] = [];
     const ratings: SimRating[] = [];
     const workday = dayKindOf(date) === 'workday';
-    for (const person of city.persons) generatePersonDay(city, index, person, date, dayStart, workday, taps, ratings);
-    taps.sort((a, b) => a.tappedAt - b.tappedAt || (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
+    for (const person of city.persons)
+      generatePersonDay(city, index, person, date, dayStart, workday, taps, ratings);
+    taps.sort(
+      (a, b) => a.tappedAt - b.tappedAt || (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0),
+    );
     for (const tap of taps) {
       const seq = (seqs.get(tap.deviceId) ?? 0) + 1;
       seqs.set(tap.deviceId, seq);

@@ -20,17 +20,26 @@ export interface Uplink {
   flush(): TapBatch[];
 }
 
-function chunk(deviceId: string, taps: SimTap[], spanMs: number, uploadAt: (last: SimTap) => number): TapBatch[] {
+function chunk(
+  deviceId: string,
+  taps: SimTap[],
+  spanMs: number,
+  uploadAt: (last: SimTap) => number,
+): TapBatch[] {
   const batches: TapBatch[] = [];
   let current: SimTap[] = [];
   for (const tap of taps) {
-    if (current.length > 0 && (current.length >= MAX_BATCH_TAPS || tap.tappedAt - current[0]!.tappedAt >= spanMs)) {
+    if (
+      current.length > 0 &&
+      (current.length >= MAX_BATCH_TAPS || tap.tappedAt - current[0]!.tappedAt >= spanMs)
+    ) {
       batches.push({ deviceId, uploadAt: uploadAt(current.at(-1)!), taps: current, resend: false });
       current = [];
     }
     current.push(tap);
   }
-  if (current.length > 0) batches.push({ deviceId, uploadAt: uploadAt(current.at(-1)!), taps: current, resend: false });
+  if (current.length > 0)
+    batches.push({ deviceId, uploadAt: uploadAt(current.at(-1)!), taps: current, resend: false });
   return batches;
 }
 
@@ -41,7 +50,9 @@ export interface UplinkOptions {
 
 export function createUplink(city: SimCity, options: UplinkOptions = {}): Uplink {
   const spanMs = (options.batchMinutes ?? DEFAULT_BATCH_MINUTES) * 60_000;
-  const offline = new Map(city.offlineDevices.map((o) => [o.deviceId, { from: o.from, back: addDays(o.from, o.days) }]));
+  const offline = new Map(
+    city.offlineDevices.map((o) => [o.deviceId, { from: o.from, back: addDays(o.from, o.days) }]),
+  );
   const stored = new Map<string, SimTap[]>();
 
   const release = (deviceId: string, at: number): TapBatch[] => {
@@ -73,18 +84,22 @@ export function createUplink(city: SimCity, options: UplinkOptions = {}): Uplink
         }
         out.push(...chunk(deviceId, taps, spanMs, (last) => last.tappedAt + (30 + rng.int(270)) * 1000));
       }
-      out.sort((a, b) => a.uploadAt - b.uploadAt || (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
+      out.sort(
+        (a, b) => a.uploadAt - b.uploadAt || (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0),
+      );
       const withResends: TapBatch[] = [];
       for (const batch of out) {
         withResends.push(batch);
-        if (rng.chance(RESEND_RATE)) withResends.push({ ...batch, uploadAt: batch.uploadAt + 60_000, resend: true });
+        if (rng.chance(RESEND_RATE))
+          withResends.push({ ...batch, uploadAt: batch.uploadAt + 60_000, resend: true });
       }
       return withResends;
     },
     flush() {
       const out: TapBatch[] = [];
       for (const [deviceId, window] of offline) {
-        if (stored.has(deviceId)) out.push(...release(deviceId, startOfShanghaiDay(window.back) + 5.5 * 3600_000));
+        if (stored.has(deviceId))
+          out.push(...release(deviceId, startOfShanghaiDay(window.back) + 5.5 * 3600_000));
       }
       return out;
     },

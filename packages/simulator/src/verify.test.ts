@@ -9,7 +9,17 @@ const ids = new Map([
 
 describe('verify comparisons', () => {
   it('finds no difference when counts agree, ignoring zero rows', () => {
-    expect(compareCounts('2022-Q2', [{ key: 'P1', rides: 3 }], [{ key: 'uuid-1', rides: 3 }, { key: 'uuid-2', rides: 0 }], ids)).toEqual([]);
+    expect(
+      compareCounts(
+        '2022-Q2',
+        [{ key: 'P1', rides: 3 }],
+        [
+          { key: 'uuid-1', rides: 3 },
+          { key: 'uuid-2', rides: 0 },
+        ],
+        ids,
+      ),
+    ).toEqual([]);
   });
 
   it('reports different, missing, extra and unmapped persons', () => {
@@ -43,15 +53,35 @@ describe('verify comparisons', () => {
     ];
     expect(expectedList('2022', ranked)).toEqual([ranked[0]]);
     expect(expectedList('2022-Q2', ranked)).toEqual(ranked);
-    expect(compareRankings('2022-Q2', ranked, [{ key: 'uuid-1', rank: 1, rides: 320 }, { key: 'uuid-2', rank: 3, rides: 10 }], ids)).toEqual([
-      { period: '2022-Q2', externalRef: 'P2', personId: 'uuid-2', expected: { rank: 2, rides: 10 }, actual: { rank: 3, rides: 10 } },
+    expect(
+      compareRankings(
+        '2022-Q2',
+        ranked,
+        [
+          { key: 'uuid-1', rank: 1, rides: 320 },
+          { key: 'uuid-2', rank: 3, rides: 10 },
+        ],
+        ids,
+      ),
+    ).toEqual([
+      {
+        period: '2022-Q2',
+        externalRef: 'P2',
+        personId: 'uuid-2',
+        expected: { rank: 2, rides: 10 },
+        actual: { rank: 3, rides: 10 },
+      },
     ]);
   });
 
   it('compares daily volume per route', () => {
     const e = [{ serviceDate: '2022-05-09', routeId: 'R1', boardings: 5, taps: 6 }];
     expect(compareVolume(e, e)).toEqual([]);
-    expect(compareVolume(e, [{ serviceDate: '2022-05-09', routeId: 'R1', boardings: 6, taps: 6 }])).toHaveLength(1);
-    expect(compareVolume([], [{ serviceDate: '2022-05-09', routeId: 'R2', boardings: 1, taps: 1 }])).toHaveLength(1);
+    expect(
+      compareVolume(e, [{ serviceDate: '2022-05-09', routeId: 'R1', boardings: 6, taps: 6 }]),
+    ).toHaveLength(1);
+    expect(
+      compareVolume([], [{ serviceDate: '2022-05-09', routeId: 'R2', boardings: 1, taps: 1 }]),
+    ).toHaveLength(1);
   });
 });

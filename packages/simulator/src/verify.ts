@@ -35,10 +35,18 @@ export function compareCounts(
     const personId = personIdOf.get(row.key) ?? null;
     const got = personId ? (actualById.get(personId) ?? 0) : 0;
     if (personId) seen.add(personId);
-    if (got !== row.rides || !personId) differences.push({ period, externalRef: row.key, personId, expected: row.rides, actual: got });
+    if (got !== row.rides || !personId)
+      differences.push({ period, externalRef: row.key, personId, expected: row.rides, actual: got });
   }
   for (const [personId, rides] of actualById) {
-    if (!seen.has(personId)) differences.push({ period, externalRef: refOf.get(personId) ?? null, personId, expected: 0, actual: rides });
+    if (!seen.has(personId))
+      differences.push({
+        period,
+        externalRef: refOf.get(personId) ?? null,
+        personId,
+        expected: 0,
+        actual: rides,
+      });
   }
   return differences.sort((a, b) => ((a.externalRef ?? '~') < (b.externalRef ?? '~') ? -1 : 1));
 }
@@ -74,17 +82,35 @@ export function compareRankings(
     const got = personId ? actualById.get(personId) : undefined;
     if (personId) seen.add(personId);
     if (!got || got.rank !== row.rank || got.rides !== row.rides) {
-      differences.push({ period, externalRef: row.key, personId, expected: { rank: row.rank, rides: row.rides }, actual: got ? { rank: got.rank, rides: got.rides } : null });
+      differences.push({
+        period,
+        externalRef: row.key,
+        personId,
+        expected: { rank: row.rank, rides: row.rides },
+        actual: got ? { rank: got.rank, rides: got.rides } : null,
+      });
     }
   }
   for (const row of actual) {
-    if (!seen.has(row.key)) differences.push({ period, externalRef: refOf.get(row.key) ?? null, personId: row.key, expected: null, actual: { rank: row.rank, rides: row.rides } });
+    if (!seen.has(row.key))
+      differences.push({
+        period,
+        externalRef: refOf.get(row.key) ?? null,
+        personId: row.key,
+        expected: null,
+        actual: { rank: row.rank, rides: row.rides },
+      });
   }
   return differences;
 }
 
 /** The expected list of a period from the shared-rank truth: R8 (quarter) or R9 (year). */
-export function expectedList(period: string, ranked: readonly RankRow[], listSize = 2000, annualMinRides = 300): RankRow[] {
+export function expectedList(
+  period: string,
+  ranked: readonly RankRow[],
+  listSize = 2000,
+  annualMinRides = 300,
+): RankRow[] {
   const annual = /^\d{4}$/.test(period);
   return ranked.filter((r) => r.rank <= listSize && r.rides >= (annual ? annualMinRides : 1));
 }
@@ -103,7 +129,10 @@ export interface VolumeDifference {
   actual: { boardings: number; taps: number };
 }
 
-export function compareVolume(expected: readonly VolumeRow[], actual: readonly VolumeRow[]): VolumeDifference[] {
+export function compareVolume(
+  expected: readonly VolumeRow[],
+  actual: readonly VolumeRow[],
+): VolumeDifference[] {
   const key = (r: VolumeRow): string => `${r.serviceDate}|${r.routeId}`;
   const actualByKey = new Map(actual.map((r) => [key(r), r]));
   const expectedKeys = new Set(expected.map(key));
@@ -111,12 +140,22 @@ export function compareVolume(expected: readonly VolumeRow[], actual: readonly V
   for (const e of expected) {
     const a = actualByKey.get(key(e)) ?? { boardings: 0, taps: 0 };
     if (a.boardings !== e.boardings || a.taps !== e.taps) {
-      differences.push({ serviceDate: e.serviceDate, routeId: e.routeId, expected: { boardings: e.boardings, taps: e.taps }, actual: { boardings: a.boardings, taps: a.taps } });
+      differences.push({
+        serviceDate: e.serviceDate,
+        routeId: e.routeId,
+        expected: { boardings: e.boardings, taps: e.taps },
+        actual: { boardings: a.boardings, taps: a.taps },
+      });
     }
   }
   for (const a of actual) {
     if (!expectedKeys.has(key(a)) && (a.boardings !== 0 || a.taps !== 0)) {
-      differences.push({ serviceDate: a.serviceDate, routeId: a.routeId, expected: { boardings: 0, taps: 0 }, actual: { boardings: a.boardings, taps: a.taps } });
+      differences.push({
+        serviceDate: a.serviceDate,
+        routeId: a.routeId,
+        expected: { boardings: 0, taps: 0 },
+        actual: { boardings: a.boardings, taps: a.taps },
+      });
     }
   }
   return differences;

@@ -16,7 +16,14 @@ export function toWireTap(tap: SimTap): WireTap {
   const media: WireTap['media'] = { type: tap.media.type, id: tap.media.id };
   if (tap.media.type === 'transit_card' && tap.media.kind) media.cardKind = tap.media.kind;
   if (tap.media.type === 'ecard' && tap.media.kind) media.issuer = tap.media.kind;
-  return { seq: tap.seq, tappedAt: formatShanghaiTime(tap.tappedAt), vehicleId: tap.vehicleId, routeId: tap.routeId, stopId: tap.stopId, media };
+  return {
+    seq: tap.seq,
+    tappedAt: formatShanghaiTime(tap.tappedAt),
+    vehicleId: tap.vehicleId,
+    routeId: tap.routeId,
+    stopId: tap.stopId,
+    media,
+  };
 }
 
 /** The raw body of POST /v1/taps for a batch. */

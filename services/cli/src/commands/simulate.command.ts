@@ -20,7 +20,14 @@ import { join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { insertDevice, rotateDeviceSecret } from '@ridetally/db';
-import { createApiClient, importEmployees, importEmployers, importGtfs, readTableFile, registerVehicle } from '@ridetally/registry';
+import {
+  createApiClient,
+  importEmployees,
+  importEmployers,
+  importGtfs,
+  readTableFile,
+  registerVehicle,
+} from '@ridetally/registry';
 import {
   createFilesSink,
   createTapPoster,
@@ -52,6 +59,7 @@ interface SimulateOptions {
   devices?: string;
   clientToken?: string;
   ratings: boolean;
+  taps: boolean;
   batchMinutes: string;
 }
 
@@ -62,7 +70,8 @@ interface Credentials {
 
 function parsePositive(name: string, text: string, integer: boolean): number {
   const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new CliError(`${name} must be a positive ${integer ? 'integer' : 'number'}`);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)))
+    throw new CliError(`${name} must be a positive ${integer ? 'integer' : 'number'}`);
   return n;
 }
 
@@ -92,7 +101,8 @@ async function readDevicesFile(path: string): Promise<Map<string, string>> {
   for (const [i, line] of text.split('\n').entries()) {
     if (!line.trim()) continue;
     const parsed = JSON.parse(line) as { deviceId?: unknown; secret?: unknown };
-    if (typeof parsed.deviceId !== 'string' || typeof parsed.secret !== 'string') throw new CliError(`${path}:${i + 1}: expected {"deviceId": …, "secret": …}`);
+    if (typeof parsed.deviceId !== 'string' || typeof parsed.secret !== 'string')
+      throw new CliError(`${path}:${i + 1}: expected {"deviceId": …, "secret": …}`);
     secrets.set(parsed.deviceId, parsed.secret);
   }
   return secrets;
@@ -106,26 +116,42 @@ async function setUpDirect(city: SimCity, out: string): Promise<Credentials> {
   const devicesFile = join(out, 'devices.ndjson');
   const clientFile = join(out, 'client.json');
   const secrets = existsSync(devicesFile) ? await readDevicesFile(devicesFile) : new Map<string, string>();
-  let clientToken = existsSync(clientFile) ? (JSON.parse(await readFile(clientFile, 'utf8')) as { token: string }).token : undefined;
+  let clientToken = existsSync(clientFile)
+    ? (JSON.parse(await readFile(clientFile, 'utf8')) as { token: string }).token
+    : undefined;
   await withContext(async ({ handle, keyring }) => {
     const deps = { db: handle.db, keyring, now: () => new Date() };
     const gtfs = await importGtfs(deps, join(out, 'city/gtfs'), { cityNetwork: city.cityNetworkId });
-    if (!gtfs.applied) throw new CliError(`import gtfs: ${gtfs.problems.map((p) => `${p.file}:${p.line ?? ''} ${p.message}`).join('; ')}`);
+    if (!gtfs.applied)
+      throw new CliError(
+        `import gtfs: ${gtfs.problems.map((p) => `${p.file}:${p.line ?? ''} ${p.message}`).join('; ')}`,
+      );
     for (const [what, run] of [
       ['employers', importEmployers],
       ['employees', importEmployees],
     ] as const) {
       const result = await run(deps, await readTableFile(join(out, `city/${what}.csv`)), {});
-      if (!result.applied) throw new CliError(`import ${what}: ${result.problems.slice(0, 5).map((p) => `line ${p.line}: ${p.message}`).join('; ')}`);
+      if (!result.applied)
+        throw new CliError(
+          `import ${what}: ${result.problems
+            .slice(0, 5)
+            .map((p) => `line ${p.line}: ${p.message}`)
+            .join('; ')}`,
+        );
     }
-    for (const vehicle of city.vehicles) await registerVehicle(deps, { vehicleId: vehicle.vehicleId, plate: vehicle.plate });
+    for (const vehicle of city.vehicles)
+      await registerVehicle(deps, { vehicleId: vehicle.vehicleId, plate: vehicle.plate });
     for (const vehicle of city.vehicles) {
       for (const deviceId of vehicle.deviceIds) {
         if (secrets.has(deviceId)) continue;
         const secret = generateDeviceSecret();
         const ciphertext = keyring.encrypt('device-secret', secret);
         // A device left by an earlier run without its secret on file gets a new one at once.
-        const added = await insertDevice(handle.db, { deviceId, vehicleId: vehicle.vehicleId, secretCiphertext: ciphertext });
+        const added = await insertDevice(handle.db, {
+          deviceId,
+          vehicleId: vehicle.vehicleId,
+          secretCiphertext: ciphertext,
+        });
         if (!added && !(await rotateDeviceSecret(handle.db, deviceId, ciphertext, new Date(), new Date()))) {
           throw new CliError(`device ${deviceId} exists but is not active`);
         }
@@ -138,8 +164,13 @@ async function setUpDirect(city: SimCity, out: string): Promise<Credentials> {
       await writeSecretFile(clientFile, JSON.stringify(credential) + '\n');
     }
   });
-  await writeSecretFile(devicesFile, [...secrets].map(([deviceId, secret]) => JSON.stringify({ deviceId, secret })).join('\n') + '\n');
-  process.stderr.write(`setup: city imported, ${secrets.size} device secrets in ${devicesFile}, client token in ${clientFile}\n`);
+  await writeSecretFile(
+    devicesFile,
+    [...secrets].map(([deviceId, secret]) => JSON.stringify({ deviceId, secret })).join('\n') + '\n',
+  );
+  process.stderr.write(
+    `setup: city imported, ${secrets.size} device secrets in ${devicesFile}, client token in ${clientFile}\n`,
+  );
   return { secrets, clientToken };
 }
 
@@ -169,12 +200,27 @@ async function simulateToFiles(city: SimCity, out: string, batchMinutes: number)
   bar.stop();
   const periods = await writeGroundTruth(city, truth, join(out, 'ground-truth'));
   process.stdout.write(
-    JSON.stringify({ out, taps: truth.totals.taps, boardings: truth.totals.boardings, rides: truth.totals.rides, periods }) + '\n',
+    JSON.stringify({
+      out,
+      taps: truth.totals.taps,
+      boardings: truth.totals.boardings,
+      rides: truth.totals.rides,
+      periods,
+    }) + '\n',
   );
 }
 
-async function simulateOverHttp(city: SimCity, out: string, url: string, opts: SimulateOptions, credentials: Credentials): Promise<void> {
-  if (!credentials.clientToken) throw new CliError('a rider-app client token is needed: --client-token, RIDETALLY_CLIENT_TOKEN or --setup direct');
+async function simulateOverHttp(
+  city: SimCity,
+  out: string,
+  url: string,
+  opts: SimulateOptions,
+  credentials: Credentials,
+): Promise<void> {
+  if (!credentials.clientToken)
+    throw new CliError(
+      'a rider-app client token is needed: --client-token, RIDETALLY_CLIENT_TOKEN or --setup direct',
+    );
   const concurrency = parsePositive('--concurrency', opts.concurrency, true);
   const rate = opts.rate === undefined ? undefined : parsePositive('--rate', opts.rate, false);
   const rider = { baseUrl: url, clientToken: credentials.clientToken, concurrency };
@@ -189,7 +235,9 @@ async function simulateOverHttp(city: SimCity, out: string, url: string, opts: S
   const registered = city.persons.filter((p) => p.registered);
   const regBar = progressBar('riders');
   regBar.start(registered.length, 0, { detail: '' });
-  const { personIds, stats: registration } = await registerRiders(rider, city.persons, (done) => regBar.update(done));
+  const { personIds, stats: registration } = await registerRiders(rider, city.persons, (done) =>
+    regBar.update(done),
+  );
   regBar.stop();
   await writeFile(join(out, 'persons.csv'), personsCsv(personIds));
   endPhase('registration');
@@ -199,10 +247,17 @@ async function simulateOverHttp(city: SimCity, out: string, url: string, opts: S
   await writeFile(ratingsFile, '');
   const sink: TrafficSink = {
     async batches(batches) {
+      // --no-taps: the taps are loaded some other way (e.g. the files driver's output, bulk-loaded).
+      if (!opts.taps) return;
       for (const batch of batches) await poster.post(batch);
     },
     async ratings(ratings) {
-      if (ratings.length) await writeFile(ratingsFile, ratings.map((r) => JSON.stringify(toRatingRecord(r))).join('\n') + '\n', { flag: 'a' });
+      if (ratings.length)
+        await writeFile(
+          ratingsFile,
+          ratings.map((r) => JSON.stringify(toRatingRecord(r))).join('\n') + '\n',
+          { flag: 'a' },
+        );
     },
   };
   const bar = progressBar('taps');
@@ -229,20 +284,35 @@ async function simulateOverHttp(city: SimCity, out: string, url: string, opts: S
     const ratingBar = progressBar('ratings');
     ratingBar.start(city.days, 0, { detail: '' });
     let daysDone = 0;
-    ratings = await postRatings(rider, ratingsFile, personIds, (s) => ratingBar.update(++daysDone, { detail: `accepted ${s.accepted}` }));
+    ratings = await postRatings(rider, ratingsFile, personIds, (s) =>
+      ratingBar.update(++daysDone, { detail: `accepted ${s.accepted}` }),
+    );
     ratingBar.stop();
     endPhase('ratings');
   }
-  const report = { out, url, seconds: Math.round((Date.now() - started) / 1000), phaseSeconds, registration, taps: poster.stats, ratings, truth: truth.totals, periods };
+  const report = {
+    out,
+    url,
+    seconds: Math.round((Date.now() - started) / 1000),
+    phaseSeconds,
+    registration,
+    taps: poster.stats,
+    ratings,
+    truth: truth.totals,
+    periods,
+  };
   await writeFile(join(out, 'http-report.json'), JSON.stringify(report, null, 2) + '\n');
   process.stdout.write(JSON.stringify(report) + '\n');
-  if (Object.keys(poster.stats.failed).length > 0) throw new CliError(`some tap batches failed for good: ${JSON.stringify(poster.stats.failed)}`);
+  if (Object.keys(poster.stats.failed).length > 0)
+    throw new CliError(`some tap batches failed for good: ${JSON.stringify(poster.stats.failed)}`);
 }
 
 export function registerSimulate(program: Command): void {
   program
     .command('simulate')
-    .description('generate a synthetic city and its traffic; write it to files or drive a running platform over HTTP; write the ground truth')
+    .description(
+      'generate a synthetic city and its traffic; write it to files or drive a running platform over HTTP; write the ground truth',
+    )
     .option('--seed <n>', 'seed of the city and its traffic', '1')
     .option('--scale <s>', '1 = the plan: 456,000 residents, ~98,500 boardings a day', '0.01')
     .option('--days <d>', 'days to simulate', '91')
@@ -251,17 +321,40 @@ export function registerSimulate(program: Command): void {
     .option('--url <base>', 'drive the platform at this URL instead of writing tap files')
     .option('--rate <taps_per_s>', 'with --url: upload at most this many taps per second')
     .option('--concurrency <n>', 'with --url: requests in flight', '8')
-    .option('--setup <mode>', 'with --url: "direct" imports the city and creates devices and a client in the database; "none" reads them', 'direct')
-    .option('--setup-only', 'with --setup direct: stop after the setup (e.g. before starting the embedded platform)')
-    .option('--devices <file>', 'with --setup none: NDJSON {"deviceId","secret"} lines (default <out>/devices.ndjson)')
-    .option('--client-token <token>', 'with --setup none: rider-app client token (or RIDETALLY_CLIENT_TOKEN, or <out>/client.json)')
+    .option(
+      '--setup <mode>',
+      'with --url: "direct" imports the city and creates devices and a client in the database; "none" reads them',
+      'direct',
+    )
+    .option(
+      '--setup-only',
+      'with --setup direct: stop after the setup (e.g. before starting the embedded platform)',
+    )
+    .option(
+      '--devices <file>',
+      'with --setup none: NDJSON {"deviceId","secret"} lines (default <out>/devices.ndjson)',
+    )
+    .option(
+      '--client-token <token>',
+      'with --setup none: rider-app client token (or RIDETALLY_CLIENT_TOKEN, or <out>/client.json)',
+    )
     .option('--no-ratings', 'with --url: do not post ratings')
-    .option('--batch-minutes <m>', 'validators upload every <m> minutes of taps (or 500 taps); larger means fewer requests', '20')
+    .option(
+      '--no-taps',
+      'with --url: register riders and post ratings, but do not post taps (they are loaded another way)',
+    )
+    .option(
+      '--batch-minutes <m>',
+      'validators upload every <m> minutes of taps (or 500 taps); larger means fewer requests',
+      '20',
+    )
     .action(async (opts: SimulateOptions) => {
       const scale = parsePositive('--scale', opts.scale, false);
       const days = parsePositive('--days', opts.days, true);
-      if (!/^\d{4}-\d{2}-\d{2}$/.test(opts.start) || opts.start < '2022-04-01') throw new CliError('--start must be a date (yyyy-MM-dd) from 2022-04-01, the programme start');
-      if (opts.setup !== 'direct' && opts.setup !== 'none') throw new CliError('--setup must be "direct" or "none"');
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(opts.start) || opts.start < '2022-04-01')
+        throw new CliError('--start must be a date (yyyy-MM-dd) from 2022-04-01, the programme start');
+      if (opts.setup !== 'direct' && opts.setup !== 'none')
+        throw new CliError('--setup must be "direct" or "none"');
       const out = resolve(opts.out ?? (opts.url ? `simulation-${opts.seed}` : ''));
       if (!opts.out && !opts.url) throw new CliError('give --out <dir> (files) or --url <base> (HTTP)');
       const city = generateCity({ seed: opts.seed, scale, start: opts.start, days });
@@ -270,8 +363,10 @@ export function registerSimulate(program: Command): void {
       process.stderr.write(
         `city: ${city.persons.length} persons (${city.persons.filter((p) => p.registered).length} registered), ${city.employers.length} employers, ${city.routes.length} routes, ${city.vehicles.length} vehicles\n`,
       );
-      if (!opts.url && !opts.setupOnly) return simulateToFiles(city, out, parsePositive('--batch-minutes', opts.batchMinutes, false));
-      const credentials = opts.setup === 'direct' ? await setUpDirect(city, out) : await readCredentials(out, opts);
+      if (!opts.url && !opts.setupOnly)
+        return simulateToFiles(city, out, parsePositive('--batch-minutes', opts.batchMinutes, false));
+      const credentials =
+        opts.setup === 'direct' ? await setUpDirect(city, out) : await readCredentials(out, opts);
       if (opts.setupOnly) return;
       await simulateOverHttp(city, out, opts.url!, opts, credentials);
     });

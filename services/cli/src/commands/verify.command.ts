@@ -42,10 +42,16 @@ async function readCsvFile(path: string): Promise<Record<string, string>[]> {
   return parseCsv(await readFile(path, 'utf8'));
 }
 
-async function personMapping(dir: string, ctx: CliContext): Promise<{ map: Map<string, string>; source: string }> {
+async function personMapping(
+  dir: string,
+  ctx: CliContext,
+): Promise<{ map: Map<string, string>; source: string }> {
   const mapFile = join(dir, 'persons.csv');
   if (existsSync(mapFile)) {
-    return { map: new Map((await readCsvFile(mapFile)).map((r) => [r.external_ref!, r.person_id!])), source: 'persons.csv' };
+    return {
+      map: new Map((await readCsvFile(mapFile)).map((r) => [r.external_ref!, r.person_id!])),
+      source: 'persons.csv',
+    };
   }
   const riders = await readCsvFile(join(dir, 'city/riders.csv'));
   const refByHash = new Map(riders.map((r) => [ctx.keyring.hashIdNumber(r.id_number!), r.external_ref!]));
@@ -67,13 +73,22 @@ function printDifferences(
 ): void {
   const out = (line: string) => process.stdout.write(line + '\n');
   const who = (ref: string | null, id: string | null) => `${ref ?? '(no ref)'} ${id ?? '(not registered)'}`;
-  for (const d of counts.slice(0, max)) out(`counts  ${d.period}  ${who(d.externalRef, d.personId)}  expected ${d.expected}  platform ${d.actual}`);
+  for (const d of counts.slice(0, max))
+    out(
+      `counts  ${d.period}  ${who(d.externalRef, d.personId)}  expected ${d.expected}  platform ${d.actual}`,
+    );
   if (counts.length > max) out(`counts: … and ${counts.length - max} more`);
-  const fmt = (r: { rank: number; rides: number } | null) => (r ? `rank ${r.rank} rides ${r.rides}` : 'absent');
-  for (const d of rankings.slice(0, max)) out(`ranking ${d.period}  ${who(d.externalRef, d.personId)}  expected ${fmt(d.expected)}  platform ${fmt(d.actual)}`);
+  const fmt = (r: { rank: number; rides: number } | null) =>
+    r ? `rank ${r.rank} rides ${r.rides}` : 'absent';
+  for (const d of rankings.slice(0, max))
+    out(
+      `ranking ${d.period}  ${who(d.externalRef, d.personId)}  expected ${fmt(d.expected)}  platform ${fmt(d.actual)}`,
+    );
   if (rankings.length > max) out(`rankings: … and ${rankings.length - max} more`);
   for (const d of volume.slice(0, max)) {
-    out(`volume  ${d.serviceDate} ${d.routeId}  expected ${d.expected.boardings} boardings/${d.expected.taps} taps  platform ${d.actual.boardings}/${d.actual.taps}`);
+    out(
+      `volume  ${d.serviceDate} ${d.routeId}  expected ${d.expected.boardings} boardings/${d.expected.taps} taps  platform ${d.actual.boardings}/${d.actual.taps}`,
+    );
   }
   if (volume.length > max) out(`volume: … and ${volume.length - max} more`);
 }
@@ -81,34 +96,60 @@ function printDifferences(
 export function registerVerify(program: Command): void {
   program
     .command('verify')
-    .description("compare the platform's counts, rankings and volume with a simulation's ground truth; exit 1 on any difference")
+    .description(
+      "compare the platform's counts, rankings and volume with a simulation's ground truth; exit 1 on any difference",
+    )
     .requiredOption('--against <dir>', 'the simulator output folder (with ground-truth/)')
     .option('--period <period...>', 'only these periods (default: every period of the ground truth)')
     .option('--no-rankings', 'do not compare the live rankings')
     .option('--no-volume', 'do not compare the daily volume')
     .option('--json', 'print the differences as JSON')
     .option('--max <n>', 'differences printed per kind', '50')
-    .action((opts: VerifyOptions) =>
-      withContext(async (ctx) => {
-        const dir = resolve(opts.against);
-        const truthDir = join(dir, 'ground-truth');
-        const summaryFile = join(truthDir, 'summary.json');
-        if (!existsSync(summaryFile)) throw new CliError(`${summaryFile}: not found (run the simulation to the end first)`);
-        const summary = JSON.parse(await readFile(summaryFile, 'utf8')) as { periods: string[]; start: string; days: number };
-        const periods = opts.period ?? summary.periods;
-        for (const p of periods) if (!summary.periods.includes(p)) throw new CliError(`period ${p} is not in the ground truth (${summary.periods.join(', ')})`);
-
+    .action(async (opts: VerifyOptions) => {
+      // Check the folder before opening any database (the embedded one would be created).
+      const dir = resolve(opts.against);
+      const truthDir = join(dir, 'ground-truth');
+      const summaryFile = join(truthDir, 'summary.json');
+      if (!existsSync(summaryFile))
+        throw new CliError(`${summaryFile}: not found (run the simulation to the end first)`);
+      const summary = JSON.parse(await readFile(summaryFile, 'utf8')) as {
+        periods: string[];
+        start: string;
+        days: number;
+      };
+      const periods = opts.period ?? summary.periods;
+      for (const p of periods)
+        if (!summary.periods.includes(p))
+          throw new CliError(`period ${p} is not in the ground truth (${summary.periods.join(', ')})`);
+      await withContext(async (ctx) => {
         const { map, source } = await personMapping(dir, ctx);
         const counts: CountDifference[] = [];
         const rankings: RankDifference[] = [];
         for (const period of periods) {
-          const expected = (await readCsvFile(join(truthDir, `counts-${period}.csv`))).map((r) => ({ key: r.external_ref!, rides: Number(r.rides) }));
-          const actual = (await findPeriodCounts(ctx.handle.db, period, 1)).map((r) => ({ key: r.personId, rides: r.rides }));
+          const expected = (await readCsvFile(join(truthDir, `counts-${period}.csv`))).map((r) => ({
+            key: r.external_ref!,
+            rides: Number(r.rides),
+          }));
+          const actual = (await findPeriodCounts(ctx.handle.db, period, 1)).map((r) => ({
+            key: r.personId,
+            rides: r.rides,
+          }));
           counts.push(...compareCounts(period, expected, actual, map));
           if (opts.rankings) {
-            const ranked = (await readCsvFile(join(truthDir, `rankings-${period}.csv`))).map((r) => ({ key: r.external_ref!, rank: Number(r.rank), rides: Number(r.rides) }));
+            const ranked = (await readCsvFile(join(truthDir, `rankings-${period}.csv`))).map((r) => ({
+              key: r.external_ref!,
+              rank: Number(r.rank),
+              rides: Number(r.rides),
+            }));
             const live = await liveRanking(ctx.handle.db, period, 'shared');
-            rankings.push(...compareRankings(period, expectedList(period, ranked), live.rows.map((r) => ({ key: r.personId, rank: r.rank, rides: r.rides })), map));
+            rankings.push(
+              ...compareRankings(
+                period,
+                expectedList(period, ranked),
+                live.rows.map((r) => ({ key: r.personId, rank: r.rank, rides: r.rides })),
+                map,
+              ),
+            );
           }
         }
         let volume: VolumeDifference[] = [];
@@ -119,12 +160,20 @@ export function registerVerify(program: Command): void {
             boardings: Number(r.boardings),
             taps: Number(r.taps),
           }));
-          const actual = await findVolumeDaily(ctx.handle.db, summary.start, addDays(summary.start, summary.days + 1));
+          const actual = await findVolumeDaily(
+            ctx.handle.db,
+            summary.start,
+            addDays(summary.start, summary.days + 1),
+          );
           volume = compareVolume(expected, actual);
         }
 
         const total = counts.length + rankings.length + volume.length;
-        if (opts.json) process.stdout.write(JSON.stringify({ periods, personMapping: source, persons: map.size, counts, rankings, volume }) + '\n');
+        if (opts.json)
+          process.stdout.write(
+            JSON.stringify({ periods, personMapping: source, persons: map.size, counts, rankings, volume }) +
+              '\n',
+          );
         else {
           printDifferences(counts, rankings, volume, Number(opts.max) || 50);
           process.stdout.write(
@@ -133,6 +182,6 @@ export function registerVerify(program: Command): void {
           );
         }
         if (total > 0) throw new CliError(`${total} difference(s) from the ground truth`);
-      }),
-    );
+      });
+    });
 }
