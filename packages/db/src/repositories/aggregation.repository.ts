@@ -62,20 +62,18 @@ export async function lockPersonBuckets(db: Db, personIds: readonly string[]): P
   );
 }
 
-/** Each person's taps in [from, to) (R1), ordered by person, time, tap id. */
-export async function findPersonsTapsInRanges(
-  db: Db,
-  ranges: readonly PersonRange[],
-): Promise<LoadedPersonTap[]> {
+/**
+ * Each person's taps in [from, to) (R1), ordered by person, time, tap id. Rows travel as one row of
+ * arrays per person: building a JS object per tap row was the recompute's main cost.
+ */
+export async function findPersonsTapsInRanges(db: Db, ranges: readonly PersonRange[]): Promise<LoadedPersonTap[]> {
   if (ranges.length === 0) return [];
-  const { rows } = await sql<{
-    person_id: string;
-    tap_id: number;
-    at: number;
-    vehicle_id: string;
-    route_id: string;
-  }>`
-    SELECT r.person_id, t.tap_id, floor(extract(epoch FROM t.tapped_at) * 1000)::float8 AS at, t.vehicle_id, t.route_id
+  const { rows } = await sql<{ person_id: string; ids: number[]; ats: number[]; vehicles: string[]; routes: string[] }>`
+    SELECT r.person_id,
+           array_agg(t.tap_id ORDER BY t.tapped_at, t.tap_id) AS ids,
+           array_agg(floor(extract(epoch FROM t.tapped_at) * 1000)::float8 ORDER BY t.tapped_at, t.tap_id) AS ats,
+           array_agg(t.vehicle_id ORDER BY t.tapped_at, t.tap_id) AS vehicles,
+           array_agg(t.route_id ORDER BY t.tapped_at, t.tap_id) AS routes
     FROM unnest(${ranges.map((r) => r.personId)}::uuid[], ${ranges.map((r) => toPgInstant(r.fromMs))}::timestamptz[],
                 ${ranges.map((r) => toPgInstant(r.toMs))}::timestamptz[]) AS r(person_id, lo, hi)
     JOIN media_bindings b ON b.person_id = r.person_id AND b.valid && tstzrange(r.lo, r.hi)
@@ -85,14 +83,15 @@ export async function findPersonsTapsInRanges(
         AND t.tapped_at >= greatest(lower(b.valid), r.lo)
         AND t.tapped_at < least(coalesce(upper(b.valid), 'infinity'::timestamptz), r.hi)
       OFFSET 0) t
-    ORDER BY r.person_id, t.tapped_at, t.tap_id`.execute(db);
-  return rows.map((r) => ({
-    personId: r.person_id,
-    tapId: r.tap_id,
-    at: r.at,
-    vehicleId: r.vehicle_id,
-    routeId: r.route_id,
-  }));
+    GROUP BY r.person_id
+    ORDER BY r.person_id`.execute(db);
+  const out: LoadedPersonTap[] = [];
+  for (const r of rows) {
+    for (let i = 0; i < r.ids.length; i++) {
+      out.push({ personId: r.person_id, tapId: Number(r.ids[i]), at: Number(r.ats[i]), vehicleId: r.vehicles[i]!, routeId: r.routes[i]! });
+    }
+  }
+  return out;
 }
 
 /** First tap ids of the stored rides of each person in [from, to). */
