@@ -90,10 +90,15 @@ function fromBodyParser(err: unknown): AppError | undefined {
   return undefined;
 }
 
+/** The router's failure to percent-decode a path parameter (`/x/%D8%00`): the client's fault. */
+function fromRouter(err: unknown): AppError | undefined {
+  return err instanceof URIError ? new AppError('bad_request', 'malformed percent-encoding in the path') : undefined;
+}
+
 /** The one error middleware: AppError → its status; anything else → 500 without internals. */
 export function errorHandler(): ErrorRequestHandler {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const app = err instanceof AppError ? err : err instanceof ZodError ? new AppError('validation_failed', 'request is invalid', zodProblems(err)) : fromBodyParser(err);
+    const app = err instanceof AppError ? err : err instanceof ZodError ? new AppError('validation_failed', 'request is invalid', zodProblems(err)) : (fromBodyParser(err) ?? fromRouter(err));
     if (!app) {
       req.log?.error({ err: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err) }, 'unhandled error');
     }
