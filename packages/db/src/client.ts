@@ -59,8 +59,13 @@ export function createPool(url: string, poolSize = 10, applicationName = 'rideta
     // Fail fast when the database is unreachable: callers answer 503 rather than hang.
     connectionTimeoutMillis: 5000,
   });
-  // An idle client's error (database restarted) must not crash the process; the pool replaces it.
+  // A client's connection dying (database restarted, network cut) must not crash the process: the
+  // query in flight fails with its own error, and the pool replaces the client. Idle clients report
+  // through the pool; a checked-out client emits on itself, so every new client gets a listener.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   return pool;
 }
 

@@ -15,6 +15,10 @@ export type Numeric = ColumnType<string, number | string, number | string>;
 /** Ranges are written and read as their Postgres text form, e.g. '[2022-04-01,2023-01-01)'. */
 export type RangeText = ColumnType<string, string, string>;
 export type Json = ColumnType<unknown, string, string>;
+/** A timestamptz with a database default (Kysely does not unwrap Generated<ColumnType<…>>). */
+export type GeneratedTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+/** An int8 identity or defaulted column. */
+export type GeneratedInt8 = ColumnType<number, number | bigint | string | undefined, number | bigint | string>;
 
 export interface RoutesTable {
   route_id: string;
@@ -24,15 +28,15 @@ export interface RoutesTable {
   route_type: Generated<number>;
   network_id: string | null;
   is_city: Generated<boolean>;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  created_at: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
 }
 
 export interface VehiclesTable {
   vehicle_id: string;
   plate: string | null;
   label: string | null;
-  created_at: Generated<Timestamp>;
+  created_at: GeneratedTimestamp;
 }
 
 export interface DevicesTable {
@@ -42,7 +46,7 @@ export interface DevicesTable {
   previous_secret_ciphertext: Buffer | null;
   previous_valid_until: Timestamp | null;
   status: Generated<'active' | 'revoked'>;
-  created_at: Generated<Timestamp>;
+  created_at: GeneratedTimestamp;
   rotated_at: Timestamp | null;
   revoked_at: Timestamp | null;
   last_seen_at: Timestamp | null;
@@ -59,8 +63,8 @@ export interface TapKeysTable {
 }
 
 export interface IngestBatchesTable {
-  batch_id: Generated<Int8>;
-  received_at: Generated<Timestamp>;
+  batch_id: GeneratedInt8;
+  received_at: GeneratedTimestamp;
   tap_count: number;
   min_tapped_at: Timestamp | null;
   max_tapped_at: Timestamp | null;
@@ -83,10 +87,10 @@ export interface TapsTable {
 }
 
 export interface QuarantinedTapsTable {
-  id: Generated<Int8>;
+  id: GeneratedInt8;
   device_id: string;
   seq: Int8 | null;
-  received_at: Generated<Timestamp>;
+  received_at: GeneratedTimestamp;
   code: string;
   message: string;
   payload: Json;
@@ -99,8 +103,8 @@ export interface PersonsTable {
   name_ciphertext: Buffer;
   name_masked: string;
   phone_ciphertext: Buffer | null;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  created_at: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
 }
 
 export interface EmployersTable {
@@ -108,39 +112,39 @@ export interface EmployersTable {
   name: string;
   type: 'agency' | 'institution' | 'soe' | 'other';
   city_area: boolean;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  created_at: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
 }
 
 export interface EmploymentsTable {
-  id: Generated<Int8>;
+  id: GeneratedInt8;
   person_id: string;
   employer_code: string;
   in_service: RangeText;
-  created_at: Generated<Timestamp>;
+  created_at: GeneratedTimestamp;
 }
 
 export interface MediaBindingsTable {
-  id: Generated<Int8>;
+  id: GeneratedInt8;
   person_id: string;
   media_type: 'transit_card' | 'ecard' | 'qr' | 'id_card';
   media_kind: string | null;
   media_key: string;
   valid: RangeText;
-  created_at: Generated<Timestamp>;
-  updated_at: Generated<Timestamp>;
+  created_at: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
 }
 
 export interface ApiClientsTable {
   client_id: string;
   name: string;
   token_hash: string;
-  created_at: Generated<Timestamp>;
+  created_at: GeneratedTimestamp;
   revoked_at: Timestamp | null;
 }
 
 export interface RatingsTable {
-  rating_id: Generated<Int8>;
+  rating_id: GeneratedInt8;
   person_id: string;
   tap_id: Int8;
   ride_first_tap_id: Int8;
@@ -148,7 +152,7 @@ export interface RatingsTable {
   score: number;
   comment: string | null;
   rated_at: Timestamp;
-  received_at: Generated<Timestamp>;
+  received_at: GeneratedTimestamp;
   late_forward: Generated<boolean>;
   client_id: string | null;
 }
@@ -158,20 +162,20 @@ export interface RulesVersionsTable {
   year: number;
   rules: Json;
   created_by: string | null;
-  created_at: Generated<Timestamp>;
+  created_at: GeneratedTimestamp;
 }
 
 export interface ProgrammeYearsTable {
   year: number;
   rules_version: string;
-  updated_at: Generated<Timestamp>;
+  updated_at: GeneratedTimestamp;
 }
 
 export interface OutboxTable {
-  id: Generated<Int8>;
+  id: GeneratedInt8;
   topic: string;
   payload: Json;
-  created_at: Generated<Timestamp>;
+  created_at: GeneratedTimestamp;
   enqueued_at: Timestamp | null;
   processed_at: Timestamp | null;
   attempts: Generated<number>;
@@ -199,7 +203,7 @@ export interface PersonPeriodCountsTable {
   rides: number;
   last_counted_at: Timestamp | null;
   rules_version: string;
-  updated_at: Generated<Timestamp>;
+  updated_at: GeneratedTimestamp;
 }
 
 export interface VolumeDailyTable {
@@ -207,33 +211,33 @@ export interface VolumeDailyTable {
   route_id: string;
   boardings: number;
   taps: number;
-  updated_at: Generated<Timestamp>;
+  updated_at: GeneratedTimestamp;
 }
 
 export type AnomalyKind = 'rides_per_day' | 'two_vehicles' | 'rating_without_ride' | 'late_rating_forward';
 
 export interface AnomaliesTable {
-  id: Generated<Int8>;
+  id: GeneratedInt8;
   kind: AnomalyKind;
   person_id: string | null;
   period: string | null;
   key: string;
   details: Json;
   status: Generated<'open' | 'dismissed' | 'excluded'>;
-  detected_at: Generated<Timestamp>;
+  detected_at: GeneratedTimestamp;
   reviewed_by: string | null;
   reviewed_at: Timestamp | null;
   review_reason: string | null;
 }
 
 export interface ExclusionsTable {
-  id: Generated<Int8>;
+  id: GeneratedInt8;
   person_id: string;
   period: string;
   tap_id: Int8 | null;
   reason: string;
   created_by: string;
-  created_at: Generated<Timestamp>;
+  created_at: GeneratedTimestamp;
   revoked_at: Timestamp | null;
   revoked_by: string | null;
 }
@@ -249,20 +253,20 @@ export interface StaffUsersTable {
   failed_logins: Generated<number>;
   locked_until: Timestamp | null;
   disabled_at: Timestamp | null;
-  created_at: Generated<Timestamp>;
+  created_at: GeneratedTimestamp;
 }
 
 export interface StaffSessionsTable {
   token_hash: string;
   user_id: string;
-  created_at: Generated<Timestamp>;
+  created_at: GeneratedTimestamp;
   expires_at: Timestamp;
   revoked_at: Timestamp | null;
 }
 
 export interface AuditLogTable {
-  id: Generated<Int8>;
-  at: Generated<Timestamp>;
+  id: GeneratedInt8;
+  at: GeneratedTimestamp;
   actor: string;
   action: string;
   subject: string | null;
@@ -299,7 +303,7 @@ export interface SnapshotsTable {
   notice_start: CalendarDate | null;
   notice_end: CalendarDate | null;
   created_by: string;
-  created_at: Generated<Timestamp>;
+  created_at: GeneratedTimestamp;
 }
 
 export interface SnapshotRowsTable {
@@ -316,22 +320,22 @@ export interface SnapshotRowsTable {
 }
 
 export interface SnapshotTransitionsTable {
-  id: Generated<Int8>;
+  id: GeneratedInt8;
   snapshot_id: string;
   from_status: string | null;
   to_status: string;
   actor: string;
   reason: string | null;
-  at: Generated<Timestamp>;
+  at: GeneratedTimestamp;
 }
 
 export interface ObjectionsTable {
-  id: Generated<Int8>;
+  id: GeneratedInt8;
   snapshot_id: string;
   person_id: string | null;
   text: string;
   recorded_by: string;
-  recorded_at: Generated<Timestamp>;
+  recorded_at: GeneratedTimestamp;
   resolution: string | null;
   resolved_by: string | null;
   resolved_at: Timestamp | null;
@@ -344,14 +348,14 @@ export interface PaymentsTable {
   reference: string | null;
   paid_at: Timestamp;
   recorded_by: string;
-  recorded_at: Generated<Timestamp>;
+  recorded_at: GeneratedTimestamp;
 }
 
 export interface VolumeTargetsTable {
   year: number;
   target: Int8;
   set_by: string;
-  set_at: Generated<Timestamp>;
+  set_at: GeneratedTimestamp;
 }
 
 export interface OperatorAssessmentsTable {
@@ -360,7 +364,7 @@ export interface OperatorAssessmentsTable {
   score: Numeric;
   note: string | null;
   entered_by: string;
-  entered_at: Generated<Timestamp>;
+  entered_at: GeneratedTimestamp;
 }
 
 export interface SubsidyBudgetsTable {
@@ -368,7 +372,7 @@ export interface SubsidyBudgetsTable {
   operating_subsidy_cny: Int8;
   pre_programme_subsidy_cny: Int8;
   set_by: string;
-  set_at: Generated<Timestamp>;
+  set_at: GeneratedTimestamp;
 }
 
 /** R14 judgement per tap (migration 20260104000000_aggregation). */

@@ -1,19 +1,18 @@
 /** R15-R17 inputs: the year's volume target, the assessor's five item scores, the subsidy budget. */
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import type { DB, OperatorAssessmentsTable, Timestamp } from '../types';
+import type { DB, OperatorAssessmentsTable } from '../types';
 
 type Db = Kysely<DB> | Transaction<DB>;
 
 // types.ts declares generated columns as Generated<Timestamp> / Generated<Int8>, which Kysely does not
 // unwrap (a nested ColumnType): these casts state the real runtime types (Date, number).
-const ts = (d: Date) => d as unknown as Timestamp;
 export type AssessmentRecord = Selectable<OperatorAssessmentsTable>;
 type Item = OperatorAssessmentsTable['item'];
 
 export async function upsertAssessment(db: Db, a: { year: number; item: Item; score: number; note: string | null; enteredBy: string; enteredAt: Date }): Promise<void> {
   await db
     .insertInto('operator_assessments')
-    .values({ year: a.year, item: a.item, score: a.score, note: a.note, entered_by: a.enteredBy, entered_at: ts(a.enteredAt) })
+    .values({ year: a.year, item: a.item, score: a.score, note: a.note, entered_by: a.enteredBy, entered_at: a.enteredAt })
     .onConflict((oc) => oc.columns(['year', 'item']).doUpdateSet({ score: a.score, note: a.note, entered_by: a.enteredBy, entered_at: a.enteredAt }))
     .execute();
 }
@@ -25,7 +24,7 @@ export async function listAssessments(db: Db, year: number): Promise<AssessmentR
 export async function upsertVolumeTarget(db: Db, t: { year: number; target: number; setBy: string; setAt: Date }): Promise<void> {
   await db
     .insertInto('volume_targets')
-    .values({ year: t.year, target: t.target, set_by: t.setBy, set_at: ts(t.setAt) })
+    .values({ year: t.year, target: t.target, set_by: t.setBy, set_at: t.setAt })
     .onConflict((oc) => oc.column('year').doUpdateSet({ target: t.target, set_by: t.setBy, set_at: t.setAt }))
     .execute();
 }
@@ -42,7 +41,7 @@ export async function upsertSubsidyBudget(
   const values = { operating_subsidy_cny: b.operatingSubsidyCny, pre_programme_subsidy_cny: b.preProgrammeSubsidyCny, set_by: b.setBy };
   await db
     .insertInto('subsidy_budgets')
-    .values({ year: b.year, ...values, set_at: ts(b.setAt) })
+    .values({ year: b.year, ...values, set_at: b.setAt })
     .onConflict((oc) => oc.column('year').doUpdateSet({ ...values, set_at: b.setAt }))
     .execute();
 }

@@ -5,14 +5,12 @@
  */
 import { createHash } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { DB, Timestamp, Int8 } from '../types';
+import type { DB } from '../types';
 
 type Db = Kysely<DB> | Transaction<DB>;
 
 // types.ts declares generated columns as Generated<Timestamp> / Generated<Int8>, which Kysely does not
 // unwrap (a nested ColumnType): these casts state the real runtime types (Date, number).
-const ts = (d: Date) => d as unknown as Timestamp;
-const id8 = (n: number) => n as unknown as Int8;
 
 /** Advisory lock key for the audit chain ('audit' in ASCII). */
 const AUDIT_LOCK = 0x61756469;
@@ -49,7 +47,7 @@ async function appendInTransaction(trx: Transaction<DB>, entry: AuditEntry, at: 
   const hash = auditHash(prevHash, row);
   const inserted = await trx
     .insertInto('audit_log')
-    .values({ ...row, at: ts(at), details: JSON.stringify(row.details), prev_hash: prevHash, hash })
+    .values({ ...row, at: at, details: JSON.stringify(row.details), prev_hash: prevHash, hash })
     .returning('id')
     .executeTakeFirstOrThrow();
   return Number(inserted.id);
@@ -73,10 +71,10 @@ export interface AuditRow {
 
 export async function listAudit(db: Db, opts: { afterId?: number; limit: number; subject?: string }): Promise<AuditRow[]> {
   let q = db.selectFrom('audit_log').select(['id', 'at', 'actor', 'action', 'subject', 'reason', 'details']).orderBy('id').limit(opts.limit);
-  if (opts.afterId !== undefined) q = q.where('id', '>', id8(opts.afterId));
+  if (opts.afterId !== undefined) q = q.where('id', '>', opts.afterId);
   if (opts.subject !== undefined) q = q.where('subject', '=', opts.subject);
   const rows = await q.execute();
-  return rows.map((r) => ({ ...r, id: Number(r.id), at: r.at as unknown as Date }));
+  return rows.map((r) => ({ ...r, id: Number(r.id), at: r.at }));
 }
 
 export interface AuditVerification {
@@ -93,10 +91,10 @@ export async function verifyAuditChain(db: Db, batch = 5000): Promise<AuditVerif
   let afterId = 0;
   let checked = 0;
   for (;;) {
-    const rows = await db.selectFrom('audit_log').selectAll().where('id', '>', id8(afterId)).orderBy('id').limit(batch).execute();
+    const rows = await db.selectFrom('audit_log').selectAll().where('id', '>', afterId).orderBy('id').limit(batch).execute();
     if (rows.length === 0) return { ok: true, checked };
     for (const raw of rows) {
-      const r = { ...raw, id: Number(raw.id), at: raw.at as unknown as Date };
+      const r = { ...raw, id: Number(raw.id), at: raw.at };
       if (r.prev_hash !== prev) return { ok: false, checked, brokenAtId: r.id, problem: 'link to the previous row does not match (a row was deleted or edited)' };
       const expected = auditHash(prev, { at: r.at, actor: r.actor, action: r.action, subject: r.subject, reason: r.reason, details: r.details });
       if (expected !== r.hash) return { ok: false, checked, brokenAtId: r.id, problem: 'row content does not match its hash (the row was edited)' };

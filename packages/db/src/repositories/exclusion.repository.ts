@@ -3,14 +3,13 @@
  * `exclusion` outbox entry in the same transaction, so the aggregator recounts the person's period.
  */
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import type { DB, ExclusionsTable, Timestamp } from '../types';
+import type { DB, ExclusionsTable } from '../types';
 import { appendOutbox } from './outbox.repository';
 
 type Db = Kysely<DB> | Transaction<DB>;
 
 // types.ts declares generated columns as Generated<Timestamp> / Generated<Int8>, which Kysely does not
 // unwrap (a nested ColumnType): these casts state the real runtime types (Date, number).
-const ts = (d: Date) => d as unknown as Timestamp;
 export type ExclusionRecord = Selectable<ExclusionsTable>;
 
 export async function insertExclusion(
@@ -19,7 +18,7 @@ export async function insertExclusion(
 ): Promise<ExclusionRecord> {
   const row = await trx
     .insertInto('exclusions')
-    .values({ person_id: e.personId, period: e.period, tap_id: e.tapId, reason: e.reason, created_by: e.createdBy, created_at: ts(e.createdAt) })
+    .values({ person_id: e.personId, period: e.period, tap_id: e.tapId, reason: e.reason, created_by: e.createdBy, created_at: e.createdAt })
     .returningAll()
     .executeTakeFirstOrThrow();
   await appendOutbox(trx, { topic: 'exclusion', payload: { personId: e.personId, period: e.period } });

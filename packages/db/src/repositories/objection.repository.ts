@@ -1,13 +1,11 @@
 /** R11 objections raised during a public notice, recorded and resolved by the office. */
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import type { DB, ObjectionsTable, Timestamp, Int8 } from '../types';
+import type { DB, ObjectionsTable } from '../types';
 
 type Db = Kysely<DB> | Transaction<DB>;
 
 // types.ts declares generated columns as Generated<Timestamp> / Generated<Int8>, which Kysely does not
 // unwrap (a nested ColumnType): these casts state the real runtime types (Date, number).
-const ts = (d: Date) => d as unknown as Timestamp;
-const id8 = (n: number) => n as unknown as Int8;
 export type ObjectionRecord = Selectable<ObjectionsTable>;
 
 export async function insertObjection(
@@ -16,13 +14,13 @@ export async function insertObjection(
 ): Promise<ObjectionRecord> {
   return db
     .insertInto('objections')
-    .values({ snapshot_id: o.snapshotId, person_id: o.personId, text: o.text, recorded_by: o.recordedBy, recorded_at: ts(o.recordedAt) })
+    .values({ snapshot_id: o.snapshotId, person_id: o.personId, text: o.text, recorded_by: o.recordedBy, recorded_at: o.recordedAt })
     .returningAll()
     .executeTakeFirstOrThrow();
 }
 
 export async function findObjection(db: Db, id: number): Promise<ObjectionRecord | undefined> {
-  return db.selectFrom('objections').selectAll().where('id', '=', id8(id)).executeTakeFirst();
+  return db.selectFrom('objections').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
 /** Resolves an open objection; undefined when it does not exist or was already resolved. */
@@ -30,7 +28,7 @@ export async function resolveObjection(db: Db, id: number, r: { resolution: stri
   return db
     .updateTable('objections')
     .set({ resolution: r.resolution, resolved_by: r.resolvedBy, resolved_at: r.resolvedAt })
-    .where('id', '=', id8(id))
+    .where('id', '=', id)
     .where('resolved_at', 'is', null)
     .returningAll()
     .executeTakeFirst();

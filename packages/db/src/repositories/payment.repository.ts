@@ -1,12 +1,11 @@
 /** R11 payments of an annual award list, one per person, recorded by the ecology bureau. */
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import type { DB, PaymentsTable, Timestamp } from '../types';
+import type { DB, PaymentsTable } from '../types';
 
 type Db = Kysely<DB> | Transaction<DB>;
 
 // types.ts declares generated columns as Generated<Timestamp> / Generated<Int8>, which Kysely does not
 // unwrap (a nested ColumnType): these casts state the real runtime types (Date, number).
-const ts = (d: Date) => d as unknown as Timestamp;
 export type PaymentRecord = Selectable<PaymentsTable>;
 
 /** Inserts a payment; undefined when the person was already paid for this snapshot. */
@@ -23,7 +22,7 @@ export async function insertPayment(
       reference: p.reference,
       paid_at: p.paidAt,
       recorded_by: p.recordedBy,
-      recorded_at: ts(p.recordedAt),
+      recorded_at: p.recordedAt,
     })
     .onConflict((oc) => oc.columns(['snapshot_id', 'person_id']).doNothing())
     .returningAll()

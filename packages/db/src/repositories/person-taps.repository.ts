@@ -31,6 +31,9 @@ export async function findPersonTaps(
      AND t.tapped_at < least(coalesce(upper(b.valid), 'infinity'::timestamptz), ${to}::timestamptz)
     WHERE b.person_id = ${personId}
       AND b.valid && tstzrange(${from}::timestamptz, ${to}::timestamptz)
+      -- constant bounds too, so the planner prunes the monthly partitions at plan time
+      AND t.tapped_at >= ${from}::timestamptz
+      AND t.tapped_at < ${to}::timestamptz
     ORDER BY t.tapped_at, t.tap_id`.execute(db);
   return rows;
 }

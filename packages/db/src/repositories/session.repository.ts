@@ -1,17 +1,16 @@
 /** Staff sessions: the token is never stored, only its keyed hash (keyring 'token' purpose). */
 import type { Kysely, Transaction } from 'kysely';
-import type { DB, StaffRole, Timestamp } from '../types';
+import type { DB, StaffRole } from '../types';
 
 type Db = Kysely<DB> | Transaction<DB>;
 
 // types.ts declares generated columns as Generated<Timestamp> / Generated<Int8>, which Kysely does not
 // unwrap (a nested ColumnType): these casts state the real runtime types (Date, number).
-const ts = (d: Date) => d as unknown as Timestamp;
 
 export async function insertSession(db: Db, s: { tokenHash: string; userId: string; createdAt: Date; expiresAt: Date }): Promise<void> {
   await db
     .insertInto('staff_sessions')
-    .values({ token_hash: s.tokenHash, user_id: s.userId, created_at: ts(s.createdAt), expires_at: s.expiresAt })
+    .values({ token_hash: s.tokenHash, user_id: s.userId, created_at: s.createdAt, expires_at: s.expiresAt })
     .execute();
 }
 

@@ -1,12 +1,11 @@
 /** R10 snapshots: a frozen list and its rows. Rows are written once and never updated. */
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import type { DB, SnapshotRowsTable, SnapshotsTable, SnapshotStatus, Timestamp } from '../types';
+import type { DB, SnapshotRowsTable, SnapshotsTable, SnapshotStatus } from '../types';
 
 type Db = Kysely<DB> | Transaction<DB>;
 
 // types.ts declares generated columns as Generated<Timestamp> / Generated<Int8>, which Kysely does not
 // unwrap (a nested ColumnType): these casts state the real runtime types (Date, number).
-const ts = (d: Date) => d as unknown as Timestamp;
 export type SnapshotRecord = Selectable<SnapshotsTable>;
 export type SnapshotRowRecord = Selectable<SnapshotRowsTable>;
 
@@ -55,7 +54,7 @@ export async function insertSnapshot(db: Db, s: NewSnapshot, rows: readonly NewS
       totals: JSON.stringify(s.totals),
       content_sha256: s.contentSha256,
       created_by: s.createdBy,
-      created_at: ts(s.createdAt),
+      created_at: s.createdAt,
     })
     .returningAll()
     .executeTakeFirstOrThrow();

@@ -1,12 +1,11 @@
 /** R11: every snapshot status change, with who, when and why. */
 import type { Kysely, Selectable, Transaction } from 'kysely';
-import type { DB, SnapshotTransitionsTable, Timestamp } from '../types';
+import type { DB, SnapshotTransitionsTable } from '../types';
 
 type Db = Kysely<DB> | Transaction<DB>;
 
 // types.ts declares generated columns as Generated<Timestamp> / Generated<Int8>, which Kysely does not
 // unwrap (a nested ColumnType): these casts state the real runtime types (Date, number).
-const ts = (d: Date) => d as unknown as Timestamp;
 export type TransitionRecord = Selectable<SnapshotTransitionsTable>;
 
 export async function insertTransition(
@@ -15,7 +14,7 @@ export async function insertTransition(
 ): Promise<void> {
   await db
     .insertInto('snapshot_transitions')
-    .values({ snapshot_id: t.snapshotId, from_status: t.from, to_status: t.to, actor: t.actor, reason: t.reason, at: ts(t.at) })
+    .values({ snapshot_id: t.snapshotId, from_status: t.from, to_status: t.to, actor: t.actor, reason: t.reason, at: t.at })
     .execute();
 }
 
