@@ -17,6 +17,7 @@ import { errorHandler, notFound, requestContext, securityHeaders } from '@rideta
 import { createKeyring, type Keyring } from '@ridetally/keyring';
 import { createRewardRouter, createStaffUser, ENDPOINTS, toContext, type AnyEndpoint, type Role } from '@ridetally/reward';
 import { createLogger } from '@ridetally/telemetry';
+import { CONSOLE_ENDPOINTS } from '../../reward/src/routes/console-endpoints';
 import { createConsoleRouter } from '../src';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -54,7 +55,7 @@ export interface ConsoleHarness {
 export interface HarnessOptions {
   /** Start chromium (default true); API-only tests skip it. */
   browser?: boolean;
-  /** Endpoints added to the reward service's table (deduplicated by operationId). */
+  /** Endpoints added to the reward service's table (deduplicated by operationId); default: the console's. */
   extraEndpoints?: readonly AnyEndpoint[];
 }
 
@@ -75,7 +76,9 @@ export async function startConsoleHarness(startAt: string, opts: HarnessOptions 
   app.use(requestContext(logger));
   app.use(securityHeaders());
   const known = new Set(ENDPOINTS.map((e) => e.operationId));
-  app.use(createRewardRouter(deps, [...ENDPOINTS, ...(opts.extraEndpoints ?? []).filter((e) => !known.has(e.operationId))]));
+  // the console's endpoints until the reward service mounts them itself (then the filter drops them)
+  const extra = (opts.extraEndpoints ?? CONSOLE_ENDPOINTS).filter((e) => !known.has(e.operationId));
+  app.use(createRewardRouter(deps, [...ENDPOINTS, ...extra]));
   app.use(createConsoleRouter());
   app.use(notFound());
   app.use(errorHandler());

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ENDPOINTS } from '@ridetally/reward';
+import { CONSOLE_ENDPOINTS } from '../../reward/src/routes/console-endpoints';
 import { PERMISSIONS, ROLES, type Permission } from '../web/permissions';
 
 const OPERATIONS: Partial<Record<Permission, string[]>> = {
@@ -30,10 +31,16 @@ const OPERATIONS: Partial<Record<Permission, string[]>> = {
   'page.snapshots': ['listSnapshots', 'getSnapshot', 'snapshotDrift', 'listObjections'],
   'page.assessment': ['volumeReport', 'operatorScore'],
   'page.audit': ['listAudit'],
+  'page.anomalies': ['listAnomalies'],
+  'anomaly.review': ['dismissAnomaly', 'excludeAnomaly'],
+  'page.dashboard': ['consoleDashboard'],
+  'page.registry': ['registryEmployers', 'registryRoutes', 'registryDevices'],
 };
 
+const ALL_ENDPOINTS = [...ENDPOINTS, ...CONSOLE_ENDPOINTS.filter((c) => !ENDPOINTS.some((e) => e.operationId === c.operationId))];
+
 function rolesOf(operationId: string): string[] {
-  const e = ENDPOINTS.find((x) => x.operationId === operationId);
+  const e = ALL_ENDPOINTS.find((x) => x.operationId === operationId);
   if (!e) throw new Error(`the reward service has no operation ${operationId}`);
   if (e.access === 'public') return [];
   return [...(e.access === 'any' ? ROLES : e.access)].sort();

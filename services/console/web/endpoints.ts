@@ -150,6 +150,7 @@ export interface Anomaly {
   details: unknown;
   status: 'open' | 'dismissed' | 'excluded';
   detectedAt: string;
+  reviewedBy?: string | null;
   reviewReason?: string | null;
 }
 
@@ -241,7 +242,9 @@ export const endpoints = {
   recordPayment: (id: string, body: { personId: string; amountCny: number; reference?: string; paidAt?: string }) =>
     api.post<{ unpaidRemaining: number; status: string }>(`/api/snapshots/${enc(id)}/payments`, body),
   anomalies: (q: { status?: string; kind?: string; period?: string } = {}) => api.get<List<Anomaly>>('/api/anomalies', q).then(items),
-  dismissAnomaly: (id: number, body: { reason: string }) => api.post<unknown>(`/api/anomalies/${id}/dismiss`, body),
+  dismissAnomaly: (id: number, body: { reason: string }) => api.post<Anomaly>(`/api/anomalies/${id}/dismiss`, body),
+  excludeAnomaly: (id: number, body: { reason: string }) =>
+    api.post<{ anomalyId: number; exclusionId: number | null; newVersion: { snapshotId: string; version: number } | null }>(`/api/anomalies/${id}/exclude`, body),
   operatorScore: (year: number) => api.get<OperatorScore>(`/api/assessment/${year}/score`),
   enterItem: (year: number, item: AssessmentItem, body: { score: number; note?: string | null }) => api.put<unknown>(`/api/assessment/${year}/items/${item}`, body),
   setTarget: (year: number, body: { target: number; reason?: string }) => api.put<unknown>(`/api/assessment/${year}/target`, body),

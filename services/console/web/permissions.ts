@@ -22,6 +22,7 @@ export const PERMISSIONS = {
   'snapshot.resolve': ['office'],
   'snapshot.finalise': ['office'],
   'snapshot.exclude': ['office'],
+  'anomaly.review': ['office'],
   'snapshot.correct': ['operator', 'office'],
   'snapshot.payment': ['eco_bureau'],
   'snapshot.payments.read': ['eco_bureau', 'office', 'auditor'],

@@ -5,7 +5,6 @@ import { formatDateTime } from '../format.js';
 import { t, type MessageKey } from '../i18n.js';
 import type { PageContext } from '../page.js';
 import { can } from '../session.js';
-import { CORRECTABLE } from './snapshot-detail.page.js';
 
 const KINDS = ['rides_per_day', 'two_vehicles', 'rating_without_ride', 'late_rating_forward'] as const;
 
@@ -26,34 +25,29 @@ export async function renderAnomalies({ main, query, navigate }: PageContext): P
   const apply = (): void => navigate(`#/anomalies?status=${statusSel.value}&kind=${kindSel.value}`);
   statusSel.addEventListener('change', apply);
   kindSel.addEventListener('change', apply);
-  const mayReview = can('snapshot.exclude');
+  const mayReview = can('anomaly.review');
 
   /**
-   * R13: an exclusion is made against the current list of the anomaly's period (the reward service
-   * then freezes a new version without the person); a dismissal only closes the flag.
+   * R13: the reward service excludes the anomaly's person from its period; when the period has a
+   * current list it freezes a new version without them, and the page opens it.
    */
   const review = async (a: Anomaly, what: 'exclude' | 'dismiss'): Promise<void> => {
-    const v = await askForm(what === 'exclude' ? 'anomaly.excludeTitle' : 'anomaly.dismissTitle', [{ name: 'reason', labelKey: 'workflow.reason', type: 'textarea' }], what === 'exclude' ? 'anomaly.exclude' : 'anomaly.dismiss');
+    const v = await askForm(what === 'exclude' ? 'anomaly.excludeTitle' : 'anomaly.dismissTitle', [{ name: 'reason', labelKey: 'workflow.reason', type: 'textarea' }], what === 'exclude' ? 'anomaly.exclude' : 'anomaly.dismiss', what === 'exclude' ? t('anomaly.excludeIntro', { name: a.nameMasked ?? '', period: a.period ?? '' }) : undefined);
     if (!v) return;
     try {
       if (what === 'exclude') {
-        const period = a.period ?? '';
-        const current = (await endpoints.snapshots({ period })).find((s) => CORRECTABLE.includes(s.status));
-        if (!current || !a.personId) {
-          notify(t('anomaly.noList', { period }), 'error');
-          return;
-        }
-        const r = await endpoints.exclude(current.snapshotId, { personId: a.personId, reason: v.reason ?? '' });
-        notify(r.newVersion ? t('anomaly.excludedVersion', { version: r.newVersion.version }) : t('anomaly.excluded'));
+        const r = await endpoints.excludeAnomaly(a.id, { reason: v.reason ?? '' });
         if (r.newVersion) {
+          notify(t('anomaly.excludedVersion', { version: r.newVersion.version }));
           navigate(`#/snapshots/${r.newVersion.snapshotId}`);
           return;
         }
+        notify(t('anomaly.excluded'));
       } else {
         await endpoints.dismissAnomaly(a.id, { reason: v.reason ?? '' });
         notify(t('anomaly.dismissed'));
       }
-      navigate(`#/anomalies?status=${statusSel.value}&kind=${kindSel.value}`);
+      navigate(`#/anomalies?status=${statusSel.value}&kind=${kindSel.value}&t=${Date.now()}`);
     } catch (err) {
       notify(describeError(err), 'error');
     }
@@ -72,7 +66,7 @@ export async function renderAnomalies({ main, query, navigate }: PageContext): P
         { key: 'col.name', cell: (a) => a.nameMasked ?? a.personId ?? '—' },
         { key: 'col.period', cell: (a) => a.period ?? '—' },
         { key: 'anomaly.details', cell: (a) => describeDetails(a.details) },
-        { key: 'col.status', cell: (a) => [t(`anomaly.status.${a.status}`), a.reviewReason ? h('div', { class: 'muted' }, a.reviewReason) : null] },
+        { key: 'col.status', cell: (a) => [t(`anomaly.status.${a.status}`), a.reviewReason ? h('div', { class: 'muted' }, `${a.reviewedBy ?? ''}：${a.reviewReason}`) : null] },
         ...(mayReview
           ? [{
               key: 'common.actions' as const,
