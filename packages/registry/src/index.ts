@@ -17,3 +17,4 @@ export * from './imports/employers.import';
 export * from './imports/employees.import';
 export * from './imports/media.import';
 export * from './imports/gtfs.import';
+export * from './city.setup';

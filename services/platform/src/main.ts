@@ -7,16 +7,25 @@
  * process runs against PostgreSQL (`pnpm ridetally migrate` first; never seeded).
  */
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import { loadEnv } from '@ridetally/config';
 import { migrateToLatest } from '@ridetally/db';
-import { isEmbedded, isNewDataDir, openDatabaseFromEnv, resolveKeyring } from '@ridetally/runtime';
+import { dataDir, isEmbedded, isNewDataDir, openDatabaseFromEnv, resolveKeyring } from '@ridetally/runtime';
 import { createLogger, createMetricsRegistry } from '@ridetally/telemetry';
+import { DemoSeedAborted, demoBanner, demoSeedState, seedDemo } from './demo-seed';
 import { createPlatform } from './platform';
 
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const args = new Set(argv);
 if (args.has('--help') || args.has('-h')) {
-  process.stdout.write('usage: pnpm start [--no-demo]\n');
+  process.stdout.write('usage: pnpm start [--no-demo] [--demo-days <n>]\n');
   process.exit(0);
+}
+// A shorter demo (days from the previous quarter's start instead of up to yesterday): for tests.
+const demoDaysArg = argv.indexOf('--demo-days') >= 0 ? Number(argv[argv.indexOf('--demo-days') + 1]) : undefined;
+if (demoDaysArg !== undefined && !(Number.isInteger(demoDaysArg) && demoDaysArg > 0)) {
+  process.stderr.write('--demo-days must be a positive integer\n');
+  process.exit(2);
 }
 
 const env = loadEnv();
@@ -38,8 +47,14 @@ const platform = await createPlatform({
   jobs: env.REDIS_URL ? { redisUrl: env.REDIS_URL, prefix: 'ridetally' } : 'in-process',
 });
 
-const seedDemo = firstStart && env.SEED_DEMO && !args.has('--no-demo');
-if (seedDemo) logger.info('new data folder: the demo city will be seeded');
+// Seeded only in embedded mode (never with DATABASE_URL, SPEC §6): into a new data folder, or again
+// when an earlier seed was interrupted (DATA_DIR/demo/state.json still says "seeding").
+const demoDir = join(dataDir(env), 'demo');
+const demoState = embedded ? await demoSeedState(demoDir) : undefined;
+const wantDemo = embedded && env.SEED_DEMO && !args.has('--no-demo') && (firstStart || demoState?.status === 'seeding');
+if (wantDemo) logger.info(firstStart ? 'new data folder: the demo city will be seeded' : 'an interrupted demo seed is resumed');
+const seedAbort = new AbortController();
+let seeding: Promise<void> | undefined;
 
 const server: Server = platform.app.listen(env.PORT, env.HOST, () => {
   const base = `http://localhost:${env.PORT}`;
@@ -55,13 +70,33 @@ const server: Server = platform.app.listen(env.PORT, env.HOST, () => {
       '',
     ].join('\n') + '\n',
   );
+  if (wantDemo) {
+    process.stdout.write('seeding the demo city (progress in the log; counts appear in the console as it runs) …\n');
+    seeding = seedDemo({ db: handle.db, keyring, baseUrl: `http://${selfHost(env.HOST)}:${env.PORT}`, logger, dir: demoDir, signal: seedAbort.signal, days: demoDaysArg })
+      .then((result) => {
+        process.stdout.write(demoBanner(base, result) + '\n');
+      })
+      .catch((error: unknown) => {
+        if (error instanceof DemoSeedAborted || seedAbort.signal.aborted) logger.warn('demo seed interrupted; the next start resumes it');
+        else logger.error({ err: error }, 'demo seed failed; the next start tries again');
+      });
+  }
 });
+
+/** Where this process reaches itself: the loopback when it listens on every interface. */
+function selfHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   logger.info({ signal }, 'ridetally stopping');
+  // The seed drives this server over HTTP: stop it first (it stops between requests).
+  seedAbort.abort();
+  if (seeding) await Promise.race([seeding, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   setTimeout(() => server.closeAllConnections(), 10_000).unref();

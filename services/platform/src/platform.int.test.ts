@@ -2,66 +2,11 @@
  * `pnpm start` as a user runs it: a child process on a new embedded data folder, no PostgreSQL or
  * Redis configured. Checks the endpoints, a clean Ctrl-C, and that a restart keeps the data.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const MAIN = join(ROOT, 'services', 'platform', 'src', 'main.ts');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject).listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-interface Started {
-  child: ChildProcess;
-  url: string;
-  output: string[];
-}
-
-async function start(dataDir: string, args: string[] = []): Promise<Started> {
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
-  // The embedded default is what is under test: no database or Redis from the outer environment.
-  delete env.DATABASE_URL;
-  delete env.REDIS_URL;
-  delete env.RIDETALLY_MASTER_KEY;
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  child.stdout?.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`platform exited during start-up: ${output.join('')}`);
-    try {
-      if ((await fetch(`${url}/readyz`)).status === 200) return { child, url, output };
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`platform not ready: ${output.join('')}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function interrupt(s: Started): Promise<number | null> {
-  const exited = new Promise<number | null>((resolve) => s.child.once('exit', (code) => resolve(code)));
-  s.child.kill('SIGINT');
-  return exited;
-}
+import { interrupt, startPlatform as start } from './testing/platform-process';
 
 describe('pnpm start (embedded default)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'rt-platform-'));
