@@ -7,7 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { sql } from '../../packages/db/src/index';
+import { sql, type Database } from '../../packages/db/src/index';
 import { createTestDatabase, type TestDatabase } from '../../packages/db/src/testing/index';
 import { createKeyring, type Keyring } from '../../packages/keyring/src/index';
 import { createApiClient } from '../../packages/registry/src/index';
@@ -60,6 +60,35 @@ export interface FuzzPlatform {
  */
 const VOLATILE_COLUMNS: Record<string, string[]> = { devices: ['last_seen_at'] };
 
+/** A function returning, per table, its row count and an order-independent sum of row hashes. */
+export function createTableChecksums(database: Database): () => Promise<Map<string, string>> {
+  let checksumSql: string | undefined;
+  return async () => {
+    if (!checksumSql) {
+      const tables =
+        // every table, partitions through their parent (a partition's rows are counted in its parent)
+        (
+          await sql<{
+            table_name: string;
+          }>`select c.relname as table_name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+          where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relispartition and c.relname not like 'kysely_%' order by 1`.execute(
+            database,
+          )
+        ).rows.map((r) => r.table_name);
+      checksumSql = tables
+        .map((t) => {
+          const cols = VOLATILE_COLUMNS[t];
+          const row = cols ? `(to_jsonb(x)${cols.map((c) => ` - '${c}'`).join('')})::text` : 'x::text';
+          // count and an order-independent sum of 64-bit row hashes: any insert, update or delete shows
+          return `select '${t}' as t, count(*)::text || ':' || coalesce(sum(hashtextextended(${row}, 0)), 0)::text as c from "${t}" x`;
+        })
+        .join(' union all ');
+    }
+    const rows = await sql<{ t: string; c: string }>`${sql.raw(checksumSql)}`.execute(database);
+    return new Map(rows.rows.map((r) => [r.t, r.c]));
+  };
+}
+
 export async function startFuzzPlatform(): Promise<FuzzPlatform> {
   const db = await createTestDatabase(6);
   const keyring = createKeyring({ current: randomBytes(32) });
@@ -90,19 +119,7 @@ export async function startFuzzPlatform(): Promise<FuzzPlatform> {
   if (login.status !== 200) throw new Error(`staff login failed: ${login.status}`);
   const staffToken = ((await login.json()) as { token: string }).token;
 
-  const tables = (
-    // every table, partitions through their parent (a partition's rows are counted in its parent)
-    await sql<{ table_name: string }>`select c.relname as table_name from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where n.nspname = 'public' and c.relkind in ('r', 'p') and not c.relispartition and c.relname not like 'kysely_%' order by 1`.execute(db.db)
-  ).rows.map((r) => r.table_name);
-  const checksumSql = tables
-    .map((t) => {
-      const cols = VOLATILE_COLUMNS[t];
-      const row = cols ? `(to_jsonb(x)${cols.map((c) => ` - '${c}'`).join('')})::text` : 'x::text';
-      // count and an order-independent sum of 64-bit row hashes: any insert, update or delete shows
-      return `select '${t}' as t, count(*)::text || ':' || coalesce(sum(hashtextextended(${row}, 0)), 0)::text as c from "${t}" x`;
-    })
-    .join(' union all ');
+  const checksums = createTableChecksums(db.db);
 
   return {
     url,
@@ -113,10 +130,7 @@ export async function startFuzzPlatform(): Promise<FuzzPlatform> {
     clientToken,
     staffToken,
     tally: { requests: 0, byStatus: {}, refusedChecked: 0 },
-    async checksums() {
-      const rows = await sql<{ t: string; c: string }>`${sql.raw(checksumSql)}`.execute(db.db);
-      return new Map(rows.rows.map((r) => [r.t, r.c]));
-    },
+    checksums,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -128,7 +142,13 @@ export async function startFuzzPlatform(): Promise<FuzzPlatform> {
 
 /** Percent-encodes any string byte by byte (lone surrogates become U+FFFD, as a client would send them). */
 export function encodeSegment(s: string): string {
-  return [...Buffer.from(s, 'utf8')].map((b) => (/[A-Za-z0-9\-_.~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+  return [...Buffer.from(s, 'utf8')]
+    .map((b) =>
+      /[A-Za-z0-9\-_.~]/.test(String.fromCharCode(b))
+        ? String.fromCharCode(b)
+        : `%${b.toString(16).toUpperCase().padStart(2, '0')}`,
+    )
+    .join('');
 }
 
 export interface FuzzRequest {
@@ -149,7 +169,14 @@ export async function sendRaw(base: string, r: FuzzRequest): Promise<Sent> {
   } catch {
     json = undefined;
   }
-  return { method: r.method, path: r.path, status: res.status, contentType: res.headers.get('content-type') ?? '', text, json };
+  return {
+    method: r.method,
+    path: r.path,
+    status: res.status,
+    contentType: res.headers.get('content-type') ?? '',
+    text,
+    json,
+  };
 }
 
 /** What every answer must satisfy: no 5xx, and an error (4xx) is `{ error: { code, message } }` as JSON. */
@@ -161,7 +188,8 @@ export function problemsOf(s: Sent): string[] {
   if (s.status >= 400 && s.status !== 431) {
     if (!s.contentType.startsWith('application/json')) problems.push(`error is not JSON (${s.contentType})`);
     const e = (s.json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-    if (typeof e?.code !== 'string' || typeof e.message !== 'string') problems.push(`error shape: ${s.text.slice(0, 200)}`);
+    if (typeof e?.code !== 'string' || typeof e.message !== 'string')
+      problems.push(`error shape: ${s.text.slice(0, 200)}`);
   }
   return problems;
 }
@@ -209,13 +237,26 @@ export async function sendChecked(p: FuzzPlatform, r: FuzzRequest, opts: SendOpt
 }
 
 /** fast-check parameters shared by the suite; a failure reports the request (not megabytes of counterexample). */
-export function fuzzParams(numRuns = FUZZ_RUNS): { numRuns: number; seed: number; endOnFailure: true; reporter: (out: { failed: boolean; errorInstance?: unknown; seed: number; counterexamplePath?: string | null }) => void } {
+export function fuzzParams(numRuns = FUZZ_RUNS): {
+  numRuns: number;
+  seed: number;
+  endOnFailure: true;
+  reporter: (out: {
+    failed: boolean;
+    errorInstance?: unknown;
+    seed: number;
+    counterexamplePath?: string | null;
+  }) => void;
+} {
   return {
     numRuns,
     seed: FUZZ_SEED,
     endOnFailure: true,
     reporter(out) {
-      if (out.failed) throw new Error(`fuzz failure (seed ${out.seed}, path ${out.counterexamplePath ?? '-'}): ${String((out.errorInstance as Error | undefined)?.message ?? out.errorInstance).slice(0, 2000)}`);
+      if (out.failed)
+        throw new Error(
+          `fuzz failure (seed ${out.seed}, path ${out.counterexamplePath ?? '-'}): ${String((out.errorInstance as Error | undefined)?.message ?? out.errorInstance).slice(0, 2000)}`,
+        );
     },
   };
 }
