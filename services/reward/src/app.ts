@@ -6,7 +6,7 @@
  */
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import { errorHandler, notFound, parseWith, requestContext, securityHeaders, AppError } from '@ridetally/http';
-import type { ActiveSession } from '@ridetally/db';
+import { pingDatabase, type ActiveSession } from '@ridetally/db';
 import type { ZodType } from 'zod';
 import { authenticate } from './auth/auth.service';
 import { toContext, type RewardContext, type RewardDeps } from './deps';
@@ -129,6 +129,13 @@ export function createRewardApp(deps: RewardDeps): express.Express {
   app.disable('x-powered-by');
   app.use(requestContext(deps.logger));
   app.use(securityHeaders());
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ok = await pingDatabase(deps.db);
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'database unavailable' });
+  });
   app.use(createRewardRouter(deps));
   app.use(notFound());
   app.use(errorHandler());
