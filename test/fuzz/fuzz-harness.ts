@@ -17,7 +17,7 @@ import { createStaffUser, STAFF_ROLES, toContext } from '../../services/reward/s
 import { addTestDevice } from '../../services/tap-ingest/src/testing/ingest-test-kit';
 
 /** Requests per fuzz property: `FUZZ_RUNS` (the CI size by default; `pnpm test:fuzz` sets the full size). */
-export const FUZZ_RUNS = Math.max(1, Number(process.env.FUZZ_RUNS ?? 40));
+export const FUZZ_RUNS = Math.max(1, Number(process.env.FUZZ_RUNS ?? 20));
 /** A fixed seed unless `FUZZ_SEED` is set, so a failure in CI reproduces. */
 export const FUZZ_SEED = Number(process.env.FUZZ_SEED ?? 20260101);
 
