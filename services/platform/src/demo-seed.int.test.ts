@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEMO_USERS, demoPeriod } from './demo-seed';
+import { DEMO_USERS, demoPeriod, quartersOf } from './demo-seed';
 import { interrupt, startPlatform, waitForOutput } from './testing/platform-process';
 
 async function login(url: string, username: string, password: string): Promise<{ status: number; token?: string; roles?: string[] }> {
@@ -24,12 +24,24 @@ async function getJson<T>(url: string, token: string): Promise<{ status: number;
   return { status: res.status, body: (await res.json()) as T };
 }
 
+describe('the demo period', () => {
+  it('runs from the previous quarter\'s first day to yesterday, in Shanghai', () => {
+    expect(demoPeriod(new Date('2026-11-29T03:00:00Z'))).toEqual({ start: '2026-07-01', days: 151 });
+    // 2026-10-01 00:30 in Shanghai is still 09-30 in UTC: the quarter has turned.
+    expect(demoPeriod(new Date('2026-09-30T16:30:00Z'))).toEqual({ start: '2026-07-01', days: 92 });
+    expect(demoPeriod(new Date('2026-09-30T15:30:00Z'))).toEqual({ start: '2026-04-01', days: 182 });
+    expect(demoPeriod(new Date('2027-02-10T12:00:00Z'))).toEqual({ start: '2026-10-01', days: 132 });
+    expect(quartersOf('2026-07-01', 151)).toEqual(['2026-Q3', '2026-Q4']);
+    expect(quartersOf('2026-07-01', 92)).toEqual(['2026-Q3']);
+  });
+});
+
 describe('pnpm start seeds the demo city', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'rt-demo-'));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it('imports, drives and counts a city, creates a login per role, and prints the console and logins', async () => {
-    const started = await startPlatform(dataDir, ['--demo-days', '12']);
+    const started = await startPlatform(dataDir, ['--demo-days', '7']);
     try {
       await waitForOutput(started, 'demo city seeded', 150_000);
       const stdout = started.stdout.join('');
