@@ -29,6 +29,7 @@ import {
   transition,
   type WorkflowAction,
 } from '../workflow.service';
+import { CONSOLE_ENDPOINTS } from './console-endpoints';
 import { endpoint, json, type AnyEndpoint } from './endpoint';
 
 const TABULAR = [CSV_TYPE, XLSX_TYPE] as const;
@@ -461,6 +462,8 @@ export const ENDPOINTS: readonly AnyEndpoint[] = [
     response: { kind: 'json', schema: S.OperatorScoreSchema },
     handler: async ({ ctx, params }) => json(await operatorScore(ctx, params.year)),
   }),
+  // The console's dashboard, registry views and anomaly review (services/console).
+  ...CONSOLE_ENDPOINTS,
 ];
 
 /** Fails at start-up if two endpoints share a method and path. */
