@@ -32,3 +32,5 @@ export * from './repositories/exclusion.repository';
 export * from './repositories/assessment.repository';
 export * from './repositories/volume-report.repository';
 export * from './repositories/export.repository';
+export * from './repositories/ingest-health.repository';
+export * from './repositories/anomaly-review.repository';

@@ -7,14 +7,26 @@
  */
 import { DateTime } from 'luxon';
 import { z } from 'zod';
-import { findEmployers, findRoutes, findVolumeDaily, insertExclusion, listDevices } from '@ridetally/db';
+import {
+  countQuarantinedSince,
+  findAnomaly,
+  findEmployers,
+  findRoutes,
+  findVolumeDaily,
+  insertExclusion,
+  listAnomalies,
+  listDevices,
+  reviewAnomaly,
+  sumTapsReceivedSince,
+  type AnomalyListRow,
+} from '@ridetally/db';
 import { ZONE } from '@ridetally/domain';
 import { AppError } from '@ridetally/http';
 import { audit } from '../audit.service';
 import type { RewardContext } from '../deps';
 import { CORRECTABLE, findSnapshots } from '../snapshots.service';
 import { excludeFromSnapshot } from '../workflow.service';
-import { countQuarantinedSince, findAnomaly, listAnomalies, reviewAnomaly, sumTapsReceivedSince, type AnomalyListRow } from './console-queries';
+
 import { endpoint, json, type AnyEndpoint } from './endpoint';
 
 /** A validator that has not uploaded for this long is "silent" on the dashboard. */

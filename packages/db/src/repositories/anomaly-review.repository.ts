@@ -1,26 +1,8 @@
-/**
- * The few queries the console's endpoints need that no repository in packages/db offers yet.
- * STYLE.md wants every query in packages/db/src/repositories; these sit here only because the
- * console's owner may not edit that package. Move them to `ingest-health.repository.ts` and
- * `anomaly.repository.ts` there, export them from @ridetally/db, and delete this file.
- */
-import { sql, type Database, type DB, type Transaction } from '@ridetally/db';
+/** R13 anomalies as the office reviews them (listing, dismissing, excluding). */
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { DB } from '../types';
 
-type Db = Database | Transaction<DB>;
-
-/** Taps accepted by the validator API since `since` (ingest_batches holds one row per group commit). */
-export async function sumTapsReceivedSince(db: Db, since: Date): Promise<number> {
-  const { rows } = await sql<{ n: number }>`
-    SELECT coalesce(sum(tap_count), 0)::int AS n FROM ingest_batches WHERE received_at >= ${since.toISOString()}::timestamptz`.execute(db);
-  return rows[0]?.n ?? 0;
-}
-
-/** Taps rejected into quarantine since `since`. */
-export async function countQuarantinedSince(db: Db, since: Date): Promise<number> {
-  const { rows } = await sql<{ n: number }>`
-    SELECT count(*)::int AS n FROM quarantined_taps WHERE received_at >= ${since.toISOString()}::timestamptz`.execute(db);
-  return rows[0]?.n ?? 0;
-}
+type Db = Kysely<DB> | Transaction<DB>;
 
 export interface AnomalyListRow {
   id: number;
