@@ -1,0 +1,47 @@
+/**
+ * Writes the "Fault tests" section of docs/reliability.md: replaces that section only (up to the next
+ * `## ` heading) or appends it; other sections (e.g. "Bad input and abuse") are kept as they are.
+ */
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import type { FaultResult, FaultSize } from './fault-scenario';
+import { formatTable } from './results-table';
+
+const HEADING = '## Fault tests';
+
+export function replaceSection(doc: string, section: string): string {
+  const start = doc.indexOf(`\n${HEADING}\n`);
+  if (start < 0) return `${doc.replace(/\s*$/, '')}\n\n${section.trim()}\n`;
+  const after = doc.indexOf('\n## ', start + 1);
+  const tail = after < 0 ? '' : doc.slice(after);
+  return `${doc.slice(0, start)}\n${section.trim()}\n${tail}`;
+}
+
+export async function writeFaultSection(
+  file: string,
+  results: readonly FaultResult[],
+  size: FaultSize,
+  totalSeconds: number,
+): Promise<void> {
+  const notes = results.flatMap((r) => r.notes.map((n) => `- ${r.fault}: ${n}`));
+  const section = [
+    HEADING,
+    '',
+    `Last run: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, \`pnpm test:faults\`, ${totalSeconds} s in all on the shared 2-core machine.`,
+    `Size: seed ${size.seed}, scale ${size.scale}, ${size.days} days from ${size.start}, validators capped at ${size.rate} taps/s, ` +
+      `${size.concurrency} requests in flight, fault ${size.faultAfterMs} ms into the load (env FAULT_*; see test/faults/README.md).`,
+    'Each scenario: a fresh database on a private PostgreSQL, a private Redis, 2 tap-ingest + 3 aggregator processes (and a rider-app',
+    'for registrations), the simulator posting round-robin to both ingest replicas. "taps acked" = distinct (device, seq) a 200',
+    'acknowledged (the driver\'s own record); "acked missing" = acknowledged but absent from `tap_keys`; "duplicates" = (device, seq)',
+    'stored twice in `tap_keys` or `taps`; "differences" = `recompute --check` differences over every period + `verify` differences',
+    'against the simulator\'s ground truth (counts, rankings, volume).',
+    '',
+    formatTable(results),
+    '',
+    ...(notes.length ? ['Notes:', '', ...notes, ''] : []),
+  ].join('\n');
+  const doc = existsSync(file) ? await readFile(file, 'utf8') : '# Reliability\n';
+  // Re-read right before writing: another engineer may be editing their section of the same file.
+  const latest = existsSync(file) ? await readFile(file, 'utf8') : doc;
+  await writeFile(file, replaceSection(latest, section));
+}
