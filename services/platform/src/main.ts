@@ -98,9 +98,12 @@ async function shutdown(signal: string): Promise<void> {
   seedAbort.abort();
   if (seeding) await Promise.race([seeding, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // Keep-alive connections (the seed's among them) close as soon as their last response is out.
+  const closeIdle = setInterval(() => server.closeIdleConnections(), 200);
   server.closeIdleConnections();
   setTimeout(() => server.closeAllConnections(), 10_000).unref();
   await closed;
+  clearInterval(closeIdle);
   await platform.close();
   await handle.close();
   logger.info('ridetally stopped');
