@@ -183,8 +183,9 @@ export function tapContentHash(tap: ValidTap, mediaKey: string): string {
 }
 
 const MAX_DEPTH = 16;
+// NUL and lone UTF-16 surrogates: PostgreSQL's jsonb refuses both (\u0000, \udfff), which would fail the whole batch.
 // eslint-disable-next-line no-control-regex -- jsonb cannot hold U+0000
-const NUL = /\u0000/g;
+const NUL = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 const NATIONAL_ID_LIKE = /^\s*\d{17}[\dXx]\s*$/;
 
 /**
