@@ -102,8 +102,8 @@ function describeIssues(error: z.ZodError): { code: RejectionCode; message: stri
   const unknown = issues.find((i) => i.code === 'unrecognized_keys');
   if (unknown && unknown.code === 'unrecognized_keys') {
     const where = unknown.path.length ? `${unknown.path.join('.')}: ` : '';
-    // Key names are the device's field names, not values: safe to echo (truncated).
-    const keys = unknown.keys.map((k) => k.slice(0, 32)).join(', ');
+    // Key names are the device's field names, not values: safe to echo (truncated; no NUL, which a text column refuses).
+    const keys = unknown.keys.map((k) => k.slice(0, 32).replace(NUL, '\ufffd')).join(', ');
     return { code: 'unknown_field', message: `${where}unknown field(s): ${keys}` };
   }
   const first = issues[0]!;
