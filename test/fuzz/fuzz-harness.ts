@@ -92,7 +92,7 @@ export function createTableChecksums(database: Database): () => Promise<Map<stri
 export async function startFuzzPlatform(): Promise<FuzzPlatform> {
   const db = await createTestDatabase(6);
   const keyring = createKeyring({ current: randomBytes(32) });
-  const logger = createLogger({ level: 'silent', service: 'fuzz' });
+  const logger = createLogger({ level: process.env.FUZZ_LOG_LEVEL ?? 'silent', service: 'fuzz' });
   const platform = await createPlatform({
     db: db.db,
     keyring,
@@ -232,7 +232,7 @@ export async function sendChecked(p: FuzzPlatform, r: FuzzRequest, opts: SendOpt
     p.tally.refusedChecked++;
     if (changed.length) problems.push(`refused with ${s.status} but changed ${changed.join(', ')}`);
   }
-  if (problems.length) throw new Error(`${r.method} ${r.path.slice(0, 200)} → ${problems.join('; ')}`);
+  if (problems.length) throw new Error(`${r.method} ${r.path.slice(0, 200)} → ${problems.join('; ')} (body: ${JSON.stringify(String(r.body ?? '').slice(0, 400))})`);
   return s;
 }
 
