@@ -11,6 +11,9 @@ import {
   countTapsIn,
   findVolumeDaily,
   findVolumeTapsSlice,
+  findVolumeTapsInRanges,
+  recomputeVolumeSlice,
+  type LoadedVolumeTap,
   lockPersonBuckets,
   lockVolumeRecompute,
   rebuildVolumeDaily,
@@ -30,7 +33,6 @@ import {
   planRegroup,
   quartersOf,
   shanghaiDateOfMs,
-  volumeKey,
   type DerivedRide,
 } from '@ridetally/domain';
 import { rederivePersons, rederiveVolume } from './rederive';
@@ -60,6 +62,18 @@ export interface RecomputeReport {
 const DAY = 86_400_000;
 /** Taps loaded around the period to find reset points for R14 (a key with none in a day falls back to the engine). */
 const VOLUME_MARGIN = DAY;
+type VolumeKeyTap = Omit<LoadedVolumeTap, 'idx'> & { vehicleId: string };
+
+function groupByIdx(taps: readonly LoadedVolumeTap[]): Map<number, LoadedVolumeTap[]> {
+  const m = new Map<number, LoadedVolumeTap[]>();
+  for (const t of taps) {
+    const list = m.get(t.idx);
+    if (list) list.push(t);
+    else m.set(t.idx, [t]);
+  }
+  return m;
+}
+
 const ALL_STARTS: ReadonlySet<number> = { has: () => true } as unknown as ReadonlySet<number>;
 
 export async function recomputePeriod(
@@ -132,58 +146,91 @@ export async function recomputePeriod(
   for (let slice = 0; slice < slices; slice++) {
     await db.transaction().execute(async (tx) => {
       if (!check) await lockVolumeRecompute(tx, true);
-      const taps = await findVolumeTapsSlice(tx, start - VOLUME_MARGIN, end + VOLUME_MARGIN, slice, slices);
-      const changes: BoardingChange[] = [];
-      const fallback: VolumeKeyRange[] = [];
-      const keys: string[] = [];
-      for (let i = 0; i < taps.length;) {
-        const first = taps[i]!;
-        let j = i + 1;
-        while (
-          j < taps.length &&
-          taps[j]!.mediaKey === first.mediaKey &&
-          taps[j]!.mediaType === first.mediaType &&
-          taps[j]!.vehicleId === first.vehicleId
-        )
-          j++;
-        keys.push(volumeKey(first.mediaType, first.mediaKey, first.vehicleId));
-        const list = taps.slice(i, j).map((t) => ({ ...t, vehicleId: '' }));
+      const loadedFromMs = start - VOLUME_MARGIN;
+      const loadedToMs = end + VOLUME_MARGIN;
+      const judge = (list: VolumeKeyTap[], key: VolumeKeyRange, ordinal: number): void => {
         const plan = planRegroup({
           taps: list,
-          loadedFromMs: start - VOLUME_MARGIN,
-          loadedToMs: end + VOLUME_MARGIN,
+          loadedFromMs,
+          loadedToMs,
           changedFromMs: start,
           changedToMs: end - 1,
           storedStarts: ALL_STARTS,
           windowSeconds: rules.volumeRepeatSeconds,
         });
-        if (plan.kind === 'ready') {
-          for (const g of plan.groups) {
-            g.taps.forEach((t, k) => {
-              changes.push({
-                tapId: t.tapId,
-                atMs: t.at,
-                routeId: t.routeId,
-                serviceDate: shanghaiDateOfMs(t.at),
-                boarding: k === 0,
-                previous: t.stored,
-              });
-              if (t.at > maxAt) maxAt = t.at;
+        if (plan.kind !== 'ready') {
+          fallback.push({ ...key, fromMs: start, toMs: end - 1 });
+          return;
+        }
+        for (const g of plan.groups) {
+          g.taps.forEach((t, k) => {
+            changes.push({
+              tapId: t.tapId,
+              atMs: t.at,
+              routeId: t.routeId,
+              serviceDate: shanghaiDateOfMs(t.at),
+              boarding: k === 0,
+              previous: t.stored,
             });
-          }
-        } else {
-          fallback.push({
-            mediaType: first.mediaType,
-            mediaKey: first.mediaKey,
-            vehicleId: first.vehicleId,
-            fromMs: start,
-            toMs: end - 1,
+            ordinals.push(ordinal);
+            if (t.at > maxAt) maxAt = t.at;
           });
         }
-        i = j;
+      };
+      const changes: BoardingChange[] = [];
+      /** Key ordinal of each entry of `changes` (orders the differences as the keys are ordered). */
+      const ordinals: number[] = [];
+      const fallback: VolumeKeyRange[] = [];
+      const setBasedDiffs: { ordinal: number; tapId: number; boarding: boolean; previous: boolean | null }[] = [];
+      if (rules.volumeRepeatSeconds * 1000 <= VOLUME_MARGIN) {
+        // Set-based pass (one statement) for every key whose runs are short; the others tap by tap below.
+        const r = await recomputeVolumeSlice(tx, {
+          loadedFromMs,
+          loadedToMs,
+          periodFromMs: start,
+          periodToMs: end,
+          windowSeconds: rules.volumeRepeatSeconds,
+          slice,
+          slices,
+          check,
+        });
+        report.volumeKeys += r.keys;
+        maxAt = Math.max(maxAt, r.maxAtMs);
+        setBasedDiffs.push(...r.differences);
+        const ranges = r.hardKeys.map((k) => ({ ...k, fromMs: loadedFromMs, toMs: loadedToMs }));
+        const loaded = groupByIdx(await findVolumeTapsInRanges(tx, ranges));
+        ranges.forEach((range, i) =>
+          judge(
+            (loaded.get(i) ?? []).map((t) => ({ ...t, vehicleId: '' })),
+            range,
+            r.hardKeys[i]!.ordinal,
+          ),
+        );
+      } else {
+        const taps = await findVolumeTapsSlice(tx, loadedFromMs, loadedToMs, slice, slices);
+        let ordinal = 0;
+        for (let i = 0; i < taps.length; ) {
+          const first = taps[i]!;
+          let j = i + 1;
+          while (
+            j < taps.length &&
+            taps[j]!.mediaKey === first.mediaKey &&
+            taps[j]!.mediaType === first.mediaType &&
+            taps[j]!.vehicleId === first.vehicleId
+          )
+            j++;
+          ordinal++;
+          judge(
+            taps.slice(i, j).map((t) => ({ ...t, vehicleId: '' })),
+            { ...first, fromMs: start, toMs: end - 1 },
+            ordinal,
+          );
+          i = j;
+        }
+        report.volumeKeys += ordinal;
       }
-      report.volumeKeys += keys.length;
       if (!check) await applyBoardingChanges(tx, changes);
+      const keyed = changes.length;
       if (fallback.length > 0) {
         // Keys with no reset point within a day of the period: the engine widens their window (and writes, unless checking).
         const v = await rederiveVolume(tx, fallback, opts);
@@ -191,11 +238,22 @@ export async function recomputePeriod(
         maxAt = Math.max(maxAt, v.maxAtMs);
       }
       if (check) {
-        for (const c of changes)
-          if (c.previous !== c.boarding)
-            differ(
-              `volume: tap ${c.tapId} judged ${c.boarding ? 'boarding' : 'repeat'}, stored ${c.previous === null ? 'missing' : c.previous ? 'boarding' : 'repeat'}`,
-            );
+        // Differences in the order of the keys (set-based and tap-by-tap merged), then the widened keys'.
+        const list: { ordinal: number; tapId: number; boarding: boolean; previous: boolean | null }[] = [
+          ...setBasedDiffs,
+        ];
+        for (let i = 0; i < keyed; i++) {
+          const c = changes[i]!;
+          if (c.previous !== c.boarding) list.push({ ordinal: ordinals[i]!, tapId: c.tapId, boarding: c.boarding, previous: c.previous });
+        }
+        // Stable sort: within a key the order is already (time, tap id), and a key is wholly on one side.
+        list.sort((a, b) => a.ordinal - b.ordinal);
+        for (const c of changes.slice(keyed))
+          if (c.previous !== c.boarding) list.push({ ordinal: Infinity, tapId: c.tapId, boarding: c.boarding, previous: c.previous });
+        for (const c of list)
+          differ(
+            `volume: tap ${c.tapId} judged ${c.boarding ? 'boarding' : 'repeat'}, stored ${c.previous === null ? 'missing' : c.previous ? 'boarding' : 'repeat'}`,
+          );
       }
     });
     done += 1;
