@@ -19,15 +19,8 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { insertDevice, rotateDeviceSecret } from '@ridetally/db';
-import {
-  createApiClient,
-  importEmployees,
-  importEmployers,
-  importGtfs,
-  readTableFile,
-  registerVehicle,
-} from '@ridetally/registry';
+import { AppError } from '@ridetally/http';
+import { setUpCity } from '@ridetally/registry';
 import {
   createFilesSink,
   createTapPoster,
@@ -121,47 +114,20 @@ async function setUpDirect(city: SimCity, out: string): Promise<Credentials> {
     : undefined;
   await withContext(async ({ handle, keyring }) => {
     const deps = { db: handle.db, keyring, now: () => new Date() };
-    const gtfs = await importGtfs(deps, join(out, 'city/gtfs'), { cityNetwork: city.cityNetworkId });
-    if (!gtfs.applied)
-      throw new CliError(
-        `import gtfs: ${gtfs.problems.map((p) => `${p.file}:${p.line ?? ''} ${p.message}`).join('; ')}`,
-      );
-    for (const [what, run] of [
-      ['employers', importEmployers],
-      ['employees', importEmployees],
-    ] as const) {
-      const result = await run(deps, await readTableFile(join(out, `city/${what}.csv`)), {});
-      if (!result.applied)
-        throw new CliError(
-          `import ${what}: ${result.problems
-            .slice(0, 5)
-            .map((p) => `line ${p.line}: ${p.message}`)
-            .join('; ')}`,
-        );
-    }
-    for (const vehicle of city.vehicles)
-      await registerVehicle(deps, { vehicleId: vehicle.vehicleId, plate: vehicle.plate });
-    for (const vehicle of city.vehicles) {
-      for (const deviceId of vehicle.deviceIds) {
-        if (secrets.has(deviceId)) continue;
-        const secret = generateDeviceSecret();
-        const ciphertext = keyring.encrypt('device-secret', secret);
-        // A device left by an earlier run without its secret on file gets a new one at once.
-        const added = await insertDevice(handle.db, {
-          deviceId,
-          vehicleId: vehicle.vehicleId,
-          secretCiphertext: ciphertext,
-        });
-        if (!added && !(await rotateDeviceSecret(handle.db, deviceId, ciphertext, new Date(), new Date()))) {
-          throw new CliError(`device ${deviceId} exists but is not active`);
-        }
-        secrets.set(deviceId, secret);
-      }
-    }
-    if (!clientToken) {
-      const credential = await createApiClient(deps, `simulator seed ${city.seed}`);
-      clientToken = credential.token;
-      await writeSecretFile(clientFile, JSON.stringify(credential) + '\n');
+    const result = await setUpCity(deps, {
+      cityDir: join(out, 'city'),
+      cityNetworkId: city.cityNetworkId,
+      vehicles: city.vehicles,
+      knownSecrets: secrets,
+      clientName: clientToken ? undefined : `simulator seed ${city.seed}`,
+      generateSecret: generateDeviceSecret,
+    }).catch((err: unknown) => {
+      throw err instanceof AppError ? new CliError(err.message) : err;
+    });
+    for (const [deviceId, secret] of result.secrets) secrets.set(deviceId, secret);
+    if (result.client) {
+      clientToken = result.client.token;
+      await writeSecretFile(clientFile, JSON.stringify(result.client) + '\n');
     }
   });
   await writeSecretFile(
