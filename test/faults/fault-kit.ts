@@ -24,13 +24,22 @@ export interface Cleanup {
   run(): Promise<void>;
 }
 
+const active: Cleanup[] = [];
+
+/** Runs every cleanup not yet run, newest first (on SIGINT/SIGTERM of the runner). */
+export async function runAllCleanups(): Promise<void> {
+  for (const cleanup of [...active].reverse()) await cleanup.run();
+}
+
 export function createCleanup(): Cleanup {
   const stack: { what: string; undo: () => Promise<void> | void }[] = [];
-  return {
+  const cleanup: Cleanup = {
     add(what, undo) {
       stack.push({ what, undo });
     },
     async run() {
+      const at = active.indexOf(cleanup);
+      if (at >= 0) active.splice(at, 1);
       while (stack.length > 0) {
         const step = stack.pop()!;
         try {
@@ -41,6 +50,8 @@ export function createCleanup(): Cleanup {
       }
     },
   };
+  active.push(cleanup);
+  return cleanup;
 }
 
 export async function freePort(): Promise<number> {

@@ -69,8 +69,8 @@ export function sizeFromEnv(env: NodeJS.ProcessEnv = process.env): FaultSize {
   };
   return {
     seed: num('FAULT_SEED', 8),
-    scale: num('FAULT_SCALE', 0.01),
-    days: Math.round(num('FAULT_DAYS', 3)),
+    scale: num('FAULT_SCALE', 0.008),
+    days: Math.round(num('FAULT_DAYS', 2)),
     start: env.FAULT_START ?? '2022-06-29',
     rate: num('FAULT_RATE', 250),
     concurrency: Math.round(num('FAULT_CONCURRENCY', 8)),
@@ -93,7 +93,7 @@ export interface FaultResult {
 }
 
 /** Where the database comes from: a private PostgreSQL (which the postgres-restart fault restarts) or a given URL. */
-export type DatabaseSource = { kind: 'private'; postgres: PrivatePostgres } | { kind: 'url'; url: string };
+export type DatabaseSource = { kind: 'private'; postgres: PrivatePostgres } | { kind: 'url'; url: string; migrated: boolean };
 
 interface Acks {
   /** deviceId → acknowledged seqs. */
@@ -156,6 +156,8 @@ export async function runFaultScenario(
   const started = Date.now();
   const cleanup = createCleanup();
   const notes: string[] = [];
+  const rawLog = log;
+  log = (line) => rawLog(`${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s  ${line}`);
   try {
     return await scenario(fault, size, source, cleanup, notes, log, started);
   } catch (err) {
@@ -202,7 +204,7 @@ async function scenario(
     RIDETALLY_MASTER_KEY: randomBytes(32).toString('base64'),
     DATABASE_POOL_SIZE: '5',
   };
-  await runCliOk(['migrate'], env);
+  if (given?.kind !== 'url' || !given.migrated) await runCliOk(['migrate'], env);
   const simArgs = ['--seed', String(size.seed), '--scale', String(size.scale), '--days', String(size.days), '--start', size.start];
   await runCliOk(['simulate', ...simArgs, '--out', out, '--url', 'http://127.0.0.1:9', '--setup', 'direct', '--setup-only'], env);
   const secrets = new Map<string, string>();
@@ -217,13 +219,8 @@ async function scenario(
   // ---- processes: rider-app, 2 × tap-ingest, 3 × aggregator
   const riderPort = await freePort();
   const riderUrl = `http://127.0.0.1:${riderPort}`;
-  await spawnService(cleanup, 'rider-app', 'services/rider-app/src/main.ts', { ...env, PORT: String(riderPort) }, `http://127.0.0.1:${riderPort}/readyz`);
-  const ingestUrls: string[] = [];
-  for (let i = 0; i < 2; i++) {
-    const port = await freePort();
-    await spawnService(cleanup, `tap-ingest-${i}`, 'services/tap-ingest/src/main.ts', { ...env, PORT: String(port), INGEST_WORKERS: '1' }, `http://127.0.0.1:${port}/readyz`);
-    ingestUrls.push(`http://127.0.0.1:${port}`);
-  }
+  const ingestPorts = [await freePort(), await freePort()];
+  const ingestUrls = ingestPorts.map((port) => `http://127.0.0.1:${port}`);
   const aggregatorEnv = {
     ...env,
     REDIS_URL: redis.url,
@@ -233,12 +230,21 @@ async function scenario(
   };
   let spawned = 0;
   const startAggregator = () => spawnService(cleanup, `aggregator-${spawned++}`, 'services/aggregator/src/main.ts', aggregatorEnv);
-  const aggregators: NodeProcess[] = [];
-  for (let i = 0; i < 3; i++) aggregators.push(await startAggregator());
+  // Started side by side: start-up (tsx compiling) is most of a small scenario's fixed cost.
+  const [, , , ...aggregators] = await Promise.all([
+    spawnService(cleanup, 'rider-app', 'services/rider-app/src/main.ts', { ...env, PORT: String(riderPort) }, `${riderUrl}/readyz`),
+    ...ingestPorts.map((port, i) =>
+      spawnService(cleanup, `tap-ingest-${i}`, 'services/tap-ingest/src/main.ts', { ...env, PORT: String(port), INGEST_WORKERS: '1' }, `http://127.0.0.1:${port}/readyz`),
+    ),
+    startAggregator(),
+    startAggregator(),
+    startAggregator(),
+  ]);
   log(`running: rider-app, ${ingestUrls.length} tap-ingest, ${aggregators.length} aggregators`);
 
   // ---- registrations, then the taps with the fault mid-load
   const city = generateCity({ seed: size.seed, scale: size.scale, start: size.start, days: size.days });
+  log('processes ready');
   const { personIds } = await registerRiders({ baseUrl: riderUrl, clientToken, concurrency: 4 }, city.persons);
   await writeFile(join(out, 'persons.csv'), personsCsv(personIds));
 
@@ -317,6 +323,7 @@ async function scenario(
     await sleep(500);
   }
 
+  log('aggregation settled');
   // ---- checks
   const stored = new Map<string, Set<number>>();
   const { rows: keyRows } = await sql<{ device_id: string; seq: string }>`SELECT device_id, seq::text AS seq FROM tap_keys`.execute(handle.db);
@@ -361,6 +368,7 @@ async function scenario(
     notes.push(`verify exit ${verify.code}: ${(verify.stderr + verify.stdout).slice(-300)}`);
   }
 
+  log('checked');
   const passed = missing === 0 && duplicates === 0 && differences === 0 && acked > 0 && !notes.some((n) => n.startsWith('outbox not drained'));
   return {
     fault,

@@ -6,7 +6,7 @@
  * leaves the docs alone.
  */
 import { join } from 'node:path';
-import { createCleanup, REPO_ROOT, startPrivatePostgres } from './fault-kit';
+import { createCleanup, REPO_ROOT, runAllCleanups, startPrivatePostgres } from './fault-kit';
 import { writeFaultSection } from './reliability-doc';
 import { FAULTS, runFaultScenario, sizeFromEnv, type FaultName, type FaultResult } from './fault-scenario';
 import { formatTable } from './results-table';
@@ -23,7 +23,7 @@ const cleanup = createCleanup();
 let interrupted = false;
 const onSignal = () => {
   interrupted = true;
-  void cleanup.run().then(() => process.exit(130));
+  void runAllCleanups().then(() => process.exit(130));
 };
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);

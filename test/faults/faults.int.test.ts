@@ -1,0 +1,59 @@
+/**
+ * The fast part of the fault suite inside `pnpm test`: FLUSHALL of a private Redis mid-load with
+ * 2 tap-ingest + 3 aggregator processes on a test database of the shared PostgreSQL (which is never
+ * stopped; the PostgreSQL restart runs only in `pnpm test:faults`, on a private server). The full
+ * suite, every fault at a larger size: `pnpm test:faults`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../packages/db/src/testing/index';
+import { runFaultScenario, sizeFromEnv } from './fault-scenario';
+import { replaceSection } from './reliability-doc';
+import { formatTable } from './results-table';
+
+describe('fault suite (small)', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase(2);
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('FLUSHALL mid-load: every acknowledged tap stored once, counts equal the recompute and the ground truth', async () => {
+    const size = {
+      ...sizeFromEnv({}),
+      scale: 0.004,
+      days: 2,
+      rate: 150,
+      faultAfterMs: 2000,
+    };
+    const result = await runFaultScenario('redis-flushall', size, { kind: 'url', url: db.url, migrated: true }, () => {});
+    expect(result.notes.filter((n) => n.startsWith('error') || n.startsWith('load ('))).toEqual([]);
+    expect(result.acked).toBeGreaterThan(300);
+    expect(result.missing).toBe(0);
+    expect(result.duplicates).toBe(0);
+    expect(result.differences).toBe(0);
+    expect(result.passed).toBe(true);
+  }, 150_000);
+});
+
+describe('results in docs/reliability.md', () => {
+  const result = { fault: 'replay' as const, acked: 10, stored: 10, missing: 0, duplicates: 0, differences: 0, passed: true, seconds: 3, notes: [] };
+
+  it('appends the section and keeps the other sections', () => {
+    const doc = '# Reliability\n\n## Bad input and abuse\n\ntheirs\n';
+    const once = replaceSection(doc, `## Fault tests\n\n${formatTable([result])}\n`);
+    expect(once).toContain('## Bad input and abuse\n\ntheirs\n');
+    expect(once).toMatch(/## Fault tests\n\n\| fault +\| taps acked/);
+    expect(once).toContain('| replay ');
+  });
+
+  it('replaces only its own section on the next run, wherever it is', () => {
+    const doc = '# Reliability\n\n## Fault tests\n\nold table\n\n## Bad input and abuse\n\ntheirs\n';
+    const next = replaceSection(doc, '## Fault tests\n\nnew table\n');
+    expect(next).not.toContain('old table');
+    expect(next).toContain('new table');
+    expect(next).toContain('## Bad input and abuse\n\ntheirs\n');
+    expect(next.indexOf('new table')).toBeLessThan(next.indexOf('## Bad input'));
+  });
+});
