@@ -181,7 +181,8 @@ export async function recomputePeriod(
       /** Key ordinal of each entry of `changes` (orders the differences as the keys are ordered). */
       const ordinals: number[] = [];
       const fallback: VolumeKeyRange[] = [];
-      const setBasedDiffs: { ordinal: number; tapId: number; boarding: boolean; previous: boolean | null }[] = [];
+      const setBasedDiffs: { ordinal: number; tapId: number; boarding: boolean; previous: boolean | null }[] =
+        [];
       if (rules.volumeRepeatSeconds * 1000 <= VOLUME_MARGIN) {
         // Set-based pass (one statement) for every key whose runs are short; the others tap by tap below.
         const r = await recomputeVolumeSlice(tx, {
@@ -209,7 +210,7 @@ export async function recomputePeriod(
       } else {
         const taps = await findVolumeTapsSlice(tx, loadedFromMs, loadedToMs, slice, slices);
         let ordinal = 0;
-        for (let i = 0; i < taps.length; ) {
+        for (let i = 0; i < taps.length;) {
           const first = taps[i]!;
           let j = i + 1;
           while (
@@ -244,12 +245,14 @@ export async function recomputePeriod(
         ];
         for (let i = 0; i < keyed; i++) {
           const c = changes[i]!;
-          if (c.previous !== c.boarding) list.push({ ordinal: ordinals[i]!, tapId: c.tapId, boarding: c.boarding, previous: c.previous });
+          if (c.previous !== c.boarding)
+            list.push({ ordinal: ordinals[i]!, tapId: c.tapId, boarding: c.boarding, previous: c.previous });
         }
         // Stable sort: within a key the order is already (time, tap id), and a key is wholly on one side.
         list.sort((a, b) => a.ordinal - b.ordinal);
         for (const c of changes.slice(keyed))
-          if (c.previous !== c.boarding) list.push({ ordinal: Infinity, tapId: c.tapId, boarding: c.boarding, previous: c.previous });
+          if (c.previous !== c.boarding)
+            list.push({ ordinal: Infinity, tapId: c.tapId, boarding: c.boarding, previous: c.previous });
         for (const c of list)
           differ(
             `volume: tap ${c.tapId} judged ${c.boarding ? 'boarding' : 'repeat'}, stored ${c.previous === null ? 'missing' : c.previous ? 'boarding' : 'repeat'}`,

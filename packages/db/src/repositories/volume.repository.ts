@@ -383,8 +383,18 @@ export async function recomputeVolumeSlice(db: Db, input: VolumeSliceInput): Pro
   const row = rows[0]!;
   return {
     keys: row.keys,
-    hardKeys: row.hard.map(([ordinal, mediaType, mediaKey, vehicleId]) => ({ ordinal, mediaType, mediaKey, vehicleId })),
+    hardKeys: row.hard.map(([ordinal, mediaType, mediaKey, vehicleId]) => ({
+      ordinal,
+      mediaType,
+      mediaKey,
+      vehicleId,
+    })),
     maxAtMs: row.max_at ?? -Infinity,
-    differences: row.diffs.map(([ordinal, tapId, boarding, previous]) => ({ ordinal, tapId, boarding, previous })),
+    differences: row.diffs.map(([ordinal, tapId, boarding, previous]) => ({
+      ordinal,
+      tapId,
+      boarding,
+      previous,
+    })),
   };
 }
