@@ -87,11 +87,31 @@ export async function startPrivateRedis(cleanup: Cleanup): Promise<PrivateRedis>
   const cli = (...args: string[]) => exec('redis-cli', ['-p', String(port), ...args]);
   const start = async () => {
     await exec('redis-server', [
-      '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-      '--daemonize', 'yes', '--pidfile', pidfile, '--dir', dir, '--maxmemory-policy', 'noeviction',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--daemonize',
+      'yes',
+      '--pidfile',
+      pidfile,
+      '--dir',
+      dir,
+      '--maxmemory-policy',
+      'noeviction',
     ]);
     for (let i = 0; i < 100; i++) {
-      if ((await cli('ping').then((r) => r.stdout.trim(), () => '')) === 'PONG') return;
+      if (
+        (await cli('ping').then(
+          (r) => r.stdout.trim(),
+          () => '',
+        )) === 'PONG'
+      )
+        return;
       await sleep(50);
     }
     throw new Error(`private redis on ${port} did not start`);
@@ -136,9 +156,17 @@ export async function startPrivatePostgres(cleanup: Cleanup): Promise<PrivatePos
   await asPostgres('initdb', ['-D', data, '--auth=trust', '-U', 'postgres', '--encoding=UTF8', '--no-sync']);
   const pgCtl = (action: string, extra: string[] = []) =>
     asPostgres('pg_ctl', [
-      '-D', data, '-l', join(dir, 'postgres.log'), '-w', '-t', '60',
-      '-o', `-p ${port} -k /tmp -h 127.0.0.1 -c fsync=on -c max_connections=200`,
-      ...extra, action,
+      '-D',
+      data,
+      '-l',
+      join(dir, 'postgres.log'),
+      '-w',
+      '-t',
+      '60',
+      '-o',
+      `-p ${port} -k /tmp -h 127.0.0.1 -c fsync=on -c max_connections=200`,
+      ...extra,
+      action,
     ]);
   await pgCtl('start');
   cleanup.add(`postgres ${port}`, async () => {
@@ -221,7 +249,10 @@ export async function spawnService(
     const deadline = Date.now() + 90_000;
     for (;;) {
       if (!alive()) throw new Error(`${name} exited during start-up: ${output.join('').slice(-2000)}`);
-      const ok = await fetch(readyUrl).then((r) => r.status === 200, () => false);
+      const ok = await fetch(readyUrl).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (ok) break;
       if (Date.now() > deadline) throw new Error(`${name} not ready: ${output.join('').slice(-2000)}`);
       await sleep(200);
@@ -239,11 +270,15 @@ export interface CliResult {
 /** `pnpm ridetally …` without pnpm: node --import tsx services/cli/src/main.ts. */
 export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'services/cli/src/main.ts'), ...args], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(REPO_ROOT, 'services/cli/src/main.ts'), ...args],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -256,6 +291,8 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Cli
 export async function runCliOk(args: string[], env: Record<string, string>): Promise<CliResult> {
   const result = await runCli(args, env);
   if (result.code !== 0)
-    throw new Error(`ridetally ${args[0]} exited ${result.code}: ${(result.stderr + result.stdout).slice(-2000)}`);
+    throw new Error(
+      `ridetally ${args[0]} exited ${result.code}: ${(result.stderr + result.stdout).slice(-2000)}`,
+    );
   return result;
 }

@@ -36,7 +36,8 @@ import {
   type PrivateRedis,
 } from './fault-kit';
 
-export type FaultName = 'replicas' | 'worker-sigkill' | 'redis-restart' | 'redis-flushall' | 'postgres-restart' | 'replay';
+export type FaultName =
+  'replicas' | 'worker-sigkill' | 'redis-restart' | 'redis-flushall' | 'postgres-restart' | 'replay';
 
 export const FAULTS: readonly FaultName[] = [
   'replicas',
@@ -93,7 +94,8 @@ export interface FaultResult {
 }
 
 /** Where the database comes from: a private PostgreSQL (which the postgres-restart fault restarts) or a given URL. */
-export type DatabaseSource = { kind: 'private'; postgres: PrivatePostgres } | { kind: 'url'; url: string; migrated: boolean };
+export type DatabaseSource =
+  { kind: 'private'; postgres: PrivatePostgres } | { kind: 'url'; url: string; migrated: boolean };
 
 interface Acks {
   /** deviceId → acknowledged seqs. */
@@ -196,7 +198,8 @@ async function scenario(
     postgres = given?.postgres ?? (await startPrivatePostgres(cleanup));
     databaseUrl = await postgres.createDatabase(`faults_${fault.replace(/-/g, '_')}_${Date.now()}`);
   }
-  if (fault === 'postgres-restart' && !postgres) throw new Error('postgres-restart needs a private PostgreSQL');
+  if (fault === 'postgres-restart' && !postgres)
+    throw new Error('postgres-restart needs a private PostgreSQL');
   const redis: PrivateRedis = await startPrivateRedis(cleanup);
   const out = await tempDir(cleanup, fault);
   const env: Record<string, string> = {
@@ -205,15 +208,38 @@ async function scenario(
     DATABASE_POOL_SIZE: '5',
   };
   if (given?.kind !== 'url' || !given.migrated) await runCliOk(['migrate'], env);
-  const simArgs = ['--seed', String(size.seed), '--scale', String(size.scale), '--days', String(size.days), '--start', size.start];
-  await runCliOk(['simulate', ...simArgs, '--out', out, '--url', 'http://127.0.0.1:9', '--setup', 'direct', '--setup-only'], env);
+  const simArgs = [
+    '--seed',
+    String(size.seed),
+    '--scale',
+    String(size.scale),
+    '--days',
+    String(size.days),
+    '--start',
+    size.start,
+  ];
+  await runCliOk(
+    [
+      'simulate',
+      ...simArgs,
+      '--out',
+      out,
+      '--url',
+      'http://127.0.0.1:9',
+      '--setup',
+      'direct',
+      '--setup-only',
+    ],
+    env,
+  );
   const secrets = new Map<string, string>();
   for (const line of (await readFile(join(out, 'devices.ndjson'), 'utf8')).split('\n')) {
     if (!line.trim()) continue;
     const d = JSON.parse(line) as { deviceId: string; secret: string };
     secrets.set(d.deviceId, d.secret);
   }
-  const clientToken = (JSON.parse(await readFile(join(out, 'client.json'), 'utf8')) as { token: string }).token;
+  const clientToken = (JSON.parse(await readFile(join(out, 'client.json'), 'utf8')) as { token: string })
+    .token;
   log(`database migrated, city set up (${secrets.size} devices)`);
 
   // ---- processes: rider-app, 2 × tap-ingest, 3 × aggregator
@@ -229,12 +255,25 @@ async function scenario(
     AGGREGATOR_STALE_SECONDS: '3',
   };
   let spawned = 0;
-  const startAggregator = () => spawnService(cleanup, `aggregator-${spawned++}`, 'services/aggregator/src/main.ts', aggregatorEnv);
+  const startAggregator = () =>
+    spawnService(cleanup, `aggregator-${spawned++}`, 'services/aggregator/src/main.ts', aggregatorEnv);
   // Started side by side: start-up (tsx compiling) is most of a small scenario's fixed cost.
   const [, , , ...aggregators] = await Promise.all([
-    spawnService(cleanup, 'rider-app', 'services/rider-app/src/main.ts', { ...env, PORT: String(riderPort) }, `${riderUrl}/readyz`),
+    spawnService(
+      cleanup,
+      'rider-app',
+      'services/rider-app/src/main.ts',
+      { ...env, PORT: String(riderPort) },
+      `${riderUrl}/readyz`,
+    ),
     ...ingestPorts.map((port, i) =>
-      spawnService(cleanup, `tap-ingest-${i}`, 'services/tap-ingest/src/main.ts', { ...env, PORT: String(port), INGEST_WORKERS: '1' }, `http://127.0.0.1:${port}/readyz`),
+      spawnService(
+        cleanup,
+        `tap-ingest-${i}`,
+        'services/tap-ingest/src/main.ts',
+        { ...env, PORT: String(port), INGEST_WORKERS: '1' },
+        `http://127.0.0.1:${port}/readyz`,
+      ),
     ),
     startAggregator(),
     startAggregator(),
@@ -245,7 +284,10 @@ async function scenario(
   // ---- registrations, then the taps with the fault mid-load
   const city = generateCity({ seed: size.seed, scale: size.scale, start: size.start, days: size.days });
   log('processes ready');
-  const { personIds } = await registerRiders({ baseUrl: riderUrl, clientToken, concurrency: 4 }, city.persons);
+  const { personIds } = await registerRiders(
+    { baseUrl: riderUrl, clientToken, concurrency: 4 },
+    city.persons,
+  );
   await writeFile(join(out, 'persons.csv'), personsCsv(personIds));
 
   const acks: Acks = { seqs: new Map(), statuses: new Map(), networkErrors: 0 };
@@ -263,7 +305,15 @@ async function scenario(
   const ratingsFile = join(out, 'ratings.ndjson');
   await writeFile(ratingsFile, '');
   const loadStarted = Date.now();
-  const faultTask = injectFault(fault, size, { redis, postgres, aggregators, startAggregator, isLoadDone: () => loadDone, notes, log });
+  const faultTask = injectFault(fault, size, {
+    redis,
+    postgres,
+    aggregators,
+    startAggregator,
+    isLoadDone: () => loadDone,
+    notes,
+    log,
+  });
   let truth;
   try {
     truth = await runSimulation(city, {
@@ -275,7 +325,11 @@ async function scenario(
       },
       async ratings(ratings) {
         if (ratings.length)
-          await writeFile(ratingsFile, ratings.map((r) => JSON.stringify(toRatingRecord(r))).join('\n') + '\n', { flag: 'a' });
+          await writeFile(
+            ratingsFile,
+            ratings.map((r) => JSON.stringify(toRatingRecord(r))).join('\n') + '\n',
+            { flag: 'a' },
+          );
       },
     });
     await poster.drain();
@@ -284,9 +338,13 @@ async function scenario(
     await faultTask;
   }
   const loadSeconds = (Date.now() - loadStarted) / 1000;
-  log(`load done in ${loadSeconds.toFixed(1)} s: ${countAcked(acks)} taps acknowledged, statuses ${JSON.stringify(Object.fromEntries(acks.statuses))}`);
+  log(
+    `load done in ${loadSeconds.toFixed(1)} s: ${countAcked(acks)} taps acknowledged, statuses ${JSON.stringify(Object.fromEntries(acks.statuses))}`,
+  );
   if (loadSeconds * 1000 < size.faultAfterMs && fault !== 'replicas' && fault !== 'replay')
-    notes.push(`load (${loadSeconds.toFixed(1)} s) ended before the fault was due: raise FAULT_SCALE/FAULT_DAYS or lower FAULT_RATE`);
+    notes.push(
+      `load (${loadSeconds.toFixed(1)} s) ended before the fault was due: raise FAULT_SCALE/FAULT_DAYS or lower FAULT_RATE`,
+    );
   await writeGroundTruth(city, truth, join(out, 'ground-truth'));
   const rated = await postRatings({ baseUrl: riderUrl, clientToken, concurrency: 4 }, ratingsFile, personIds);
   log(`ratings: ${JSON.stringify(rated)}`);
@@ -295,7 +353,13 @@ async function scenario(
     // The validator's whole history, twice, out of order, from two parallel senders (no per-device chaining between them).
     const before = countAcked(acks);
     const replayers = [1, 2].map(() =>
-      createTapPoster({ baseUrl: base, secrets, concurrency: size.concurrency, maxAttempts: 12, fetch: recordingFetch(ingestUrls, acks, base) }),
+      createTapPoster({
+        baseUrl: base,
+        secrets,
+        concurrency: size.concurrency,
+        maxAttempts: 12,
+        fetch: recordingFetch(ingestUrls, acks, base),
+      }),
     );
     await Promise.all(
       replayers.map(async (p, i) => {
@@ -303,10 +367,18 @@ async function scenario(
         await p.drain();
       }),
     );
-    notes.push(`replayed ${allBatches.length} batches × 2 in parallel; acknowledged set ${before} → ${countAcked(acks)}`);
+    notes.push(
+      `replayed ${allBatches.length} batches × 2 in parallel; acknowledged set ${before} → ${countAcked(acks)}`,
+    );
   }
   const serverErrors = [...acks.statuses].filter(([s]) => s >= 500).reduce((n, [, c]) => n + c, 0);
-  if (serverErrors > 0) notes.push(`${serverErrors} answers 5xx (${[...acks.statuses].filter(([s]) => s >= 500).map(([s, c]) => `${s}×${c}`).join(', ')}), retried`);
+  if (serverErrors > 0)
+    notes.push(
+      `${serverErrors} answers 5xx (${[...acks.statuses]
+        .filter(([s]) => s >= 500)
+        .map(([s, c]) => `${s}×${c}`)
+        .join(', ')}), retried`,
+    );
 
   // ---- settle: every outbox row processed
   const handle = await openDatabase({ url: databaseUrl, poolSize: 2 });
@@ -314,7 +386,9 @@ async function scenario(
   const settleDeadline = Date.now() + 180_000;
   let quiet = 0;
   while (quiet < 3) {
-    const { rows } = await sql<{ n: string }>`SELECT count(*)::text AS n FROM outbox WHERE processed_at IS NULL`.execute(handle.db);
+    const { rows } = await sql<{
+      n: string;
+    }>`SELECT count(*)::text AS n FROM outbox WHERE processed_at IS NULL`.execute(handle.db);
     quiet = Number(rows[0]!.n) === 0 ? quiet + 1 : 0;
     if (Date.now() > settleDeadline) {
       notes.push(`outbox not drained after 180 s (${rows[0]!.n} rows pending)`);
@@ -326,7 +400,10 @@ async function scenario(
   log('aggregation settled');
   // ---- checks
   const stored = new Map<string, Set<number>>();
-  const { rows: keyRows } = await sql<{ device_id: string; seq: string }>`SELECT device_id, seq::text AS seq FROM tap_keys`.execute(handle.db);
+  const { rows: keyRows } = await sql<{
+    device_id: string;
+    seq: string;
+  }>`SELECT device_id, seq::text AS seq FROM tap_keys`.execute(handle.db);
   for (const r of keyRows) {
     let set = stored.get(r.device_id);
     if (!set) stored.set(r.device_id, (set = new Set()));
@@ -334,15 +411,22 @@ async function scenario(
   }
   const { rows: dupRows } = await sql<{ n: string }>`
     SELECT (SELECT count(*) FROM (SELECT 1 FROM tap_keys GROUP BY device_id, seq HAVING count(*) > 1) k)
-         + (SELECT count(*) FROM (SELECT 1 FROM taps GROUP BY device_id, seq HAVING count(*) > 1) t) AS n`.execute(handle.db);
+         + (SELECT count(*) FROM (SELECT 1 FROM taps GROUP BY device_id, seq HAVING count(*) > 1) t) AS n`.execute(
+    handle.db,
+  );
   const duplicates = Number(dupRows[0]!.n);
   let missing = 0;
-  for (const [device, seqs] of acks.seqs) for (const seq of seqs) if (!stored.get(device)?.has(seq)) missing++;
+  for (const [device, seqs] of acks.seqs)
+    for (const seq of seqs) if (!stored.get(device)?.has(seq)) missing++;
   const acked = countAcked(acks);
-  if (keyRows.length > acked) notes.push(`${keyRows.length - acked} stored taps never acknowledged (committed, answer lost)`);
-  if (acked !== truth.totals.taps) notes.push(`acknowledged ${acked} of the ${truth.totals.taps} simulated taps`);
+  if (keyRows.length > acked)
+    notes.push(`${keyRows.length - acked} stored taps never acknowledged (committed, answer lost)`);
+  if (acked !== truth.totals.taps)
+    notes.push(`acknowledged ${acked} of the ${truth.totals.taps} simulated taps`);
 
-  const summary = JSON.parse(await readFile(join(out, 'ground-truth/summary.json'), 'utf8')) as { periods: string[] };
+  const summary = JSON.parse(await readFile(join(out, 'ground-truth/summary.json'), 'utf8')) as {
+    periods: string[];
+  };
   let differences = 0;
   // The checks read only: run them side by side.
   const [checks, verify] = await Promise.all([
@@ -352,11 +436,17 @@ async function scenario(
   for (const [i, check] of checks.entries()) {
     if (check.code !== 0) {
       differences += Math.max(1, countDifferenceLines(check.stdout));
-      notes.push(`recompute --check ${summary.periods[i]}: exit ${check.code}, ${(check.stdout + check.stderr).trim().split('\n').slice(-3).join(' | ').slice(0, 300)}`);
+      notes.push(
+        `recompute --check ${summary.periods[i]}: exit ${check.code}, ${(check.stdout + check.stderr).trim().split('\n').slice(-3).join(' | ').slice(0, 300)}`,
+      );
     }
   }
   try {
-    const v = JSON.parse(verify.stdout.trim().split('\n').at(-1)!) as { counts: unknown[]; rankings: unknown[]; volume: unknown[] };
+    const v = JSON.parse(verify.stdout.trim().split('\n').at(-1)!) as {
+      counts: unknown[];
+      rankings: unknown[];
+      volume: unknown[];
+    };
     const n = v.counts.length + v.rankings.length + v.volume.length;
     if (n > 0)
       notes.push(
@@ -369,7 +459,12 @@ async function scenario(
   }
 
   log('checked');
-  const passed = missing === 0 && duplicates === 0 && differences === 0 && acked > 0 && !notes.some((n) => n.startsWith('outbox not drained'));
+  const passed =
+    missing === 0 &&
+    duplicates === 0 &&
+    differences === 0 &&
+    acked > 0 &&
+    !notes.some((n) => n.startsWith('outbox not drained'));
   return {
     fault,
     acked,

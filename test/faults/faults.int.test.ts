@@ -27,7 +27,12 @@ describe('fault suite (small)', () => {
       rate: 150,
       faultAfterMs: 2000,
     };
-    const result = await runFaultScenario('redis-flushall', size, { kind: 'url', url: db.url, migrated: true }, () => {});
+    const result = await runFaultScenario(
+      'redis-flushall',
+      size,
+      { kind: 'url', url: db.url, migrated: true },
+      () => {},
+    );
     expect(result.notes.filter((n) => n.startsWith('error') || n.startsWith('load ('))).toEqual([]);
     expect(result.acked).toBeGreaterThan(300);
     expect(result.missing).toBe(0);
@@ -38,7 +43,17 @@ describe('fault suite (small)', () => {
 });
 
 describe('results in docs/reliability.md', () => {
-  const result = { fault: 'replay' as const, acked: 10, stored: 10, missing: 0, duplicates: 0, differences: 0, passed: true, seconds: 3, notes: [] };
+  const result = {
+    fault: 'replay' as const,
+    acked: 10,
+    stored: 10,
+    missing: 0,
+    duplicates: 0,
+    differences: 0,
+    passed: true,
+    seconds: 3,
+    notes: [],
+  };
 
   it('appends the section and keeps the other sections', () => {
     const doc = '# Reliability\n\n## Bad input and abuse\n\ntheirs\n';

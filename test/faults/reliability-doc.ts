@@ -34,7 +34,7 @@ export async function writeFaultSection(
     'for registrations), the simulator posting round-robin to both ingest replicas. "taps acked" = distinct (device, seq) a 200',
     'acknowledged (the driver\'s own record); "acked missing" = acknowledged but absent from `tap_keys`; "duplicates" = (device, seq)',
     'stored twice in `tap_keys` or `taps`; "differences" = `recompute --check` differences over every period + `verify` differences',
-    'against the simulator\'s ground truth (counts, rankings, volume).',
+    "against the simulator's ground truth (counts, rankings, volume).",
     '',
     formatTable(results),
     '',

@@ -2,7 +2,16 @@
 import type { FaultResult } from './fault-scenario';
 
 export function formatTable(results: readonly FaultResult[]): string {
-  const head = ['fault', 'taps acked', 'taps stored', 'acked missing', 'duplicates', 'differences', 'result', 'seconds'];
+  const head = [
+    'fault',
+    'taps acked',
+    'taps stored',
+    'acked missing',
+    'duplicates',
+    'differences',
+    'result',
+    'seconds',
+  ];
   const rows = results.map((r) => [
     r.fault,
     String(r.acked),

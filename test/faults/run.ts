@@ -47,5 +47,10 @@ process.stdout.write(table + '\n');
 for (const r of results) for (const note of r.notes) process.stdout.write(`  ${r.fault}: ${note}\n`);
 process.stdout.write(`total ${Math.round((Date.now() - started) / 1000)} s\n`);
 if (!process.env.FAULT_NO_DOCS && results.length > 0)
-  await writeFaultSection(join(REPO_ROOT, 'docs/reliability.md'), results, size, Math.round((Date.now() - started) / 1000));
+  await writeFaultSection(
+    join(REPO_ROOT, 'docs/reliability.md'),
+    results,
+    size,
+    Math.round((Date.now() - started) / 1000),
+  );
 process.exit(results.length === faults.length && results.every((r) => r.passed) ? 0 : 1);
