@@ -5,3 +5,4 @@ export { signTapRequest } from './signature';
 export { createMemoryRateLimiter, type RateLimiter, type RateDecision } from './rate-limiter';
 export { generateDeviceSecret } from './device-secret';
 export { guardPoolClientErrors } from './pool-guard';
+export { createRedisRateLimiter, type RedisRateLimiter, type RedisRateLimiterOptions } from './redis-rate-limiter';

@@ -12,6 +12,7 @@ import { loadEnv } from '@ridetally/config';
 import { openDatabaseFromEnv, resolveKeyring } from '@ridetally/runtime';
 import { createLogger, createMetricsRegistry } from '@ridetally/telemetry';
 import { createIngestApp } from './app';
+import { createRedisRateLimiter } from './redis-rate-limiter';
 import { loadIngestConfig } from './ingest-config';
 import { guardPoolClientErrors } from './pool-guard';
 
@@ -46,7 +47,20 @@ async function startWorker(): Promise<void> {
   const handle = await openDatabaseFromEnv(env, 'ridetally-tap-ingest');
   guardPoolClientErrors(handle);
   const registry = createMetricsRegistry('tap-ingest');
-  const ingest = createIngestApp({ db: handle.db, keyring, logger, registry, config });
+  // With REDIS_URL the per-device rate limit is one budget shared by every replica; without it each
+  // process keeps its own bucket.
+  const rateLimiter =
+    env.REDIS_URL && config.deviceRatePerS > 0
+      ? createRedisRateLimiter({
+          redis: env.REDIS_URL,
+          prefix: 'rt:rate:device:',
+          ratePerS: config.deviceRatePerS,
+          burst: 2 * config.deviceRatePerS,
+          onError: (err) => logger.warn({ err: err.message }, 'rate limiter: Redis unavailable, using the local bucket'),
+        })
+      : undefined;
+  await rateLimiter?.ready(5000).catch(() => logger.warn('rate limiter: Redis not reachable at start, using the local bucket until it is'));
+  const ingest = createIngestApp({ db: handle.db, keyring, logger, registry, config, rateLimiter });
   if (env.TRUST_PROXY) ingest.app.set('trust proxy', true);
   const preloaded = await ingest.credentials.preload();
 
@@ -66,6 +80,7 @@ async function startWorker(): Promise<void> {
     force.unref();
     await closed;
     await ingest.close();
+    await rateLimiter?.close();
     await handle.close();
     logger.info('tap-ingest stopped');
     process.exit(0);
