@@ -39,6 +39,10 @@ export async function writeFaultSection(
     formatTable(results),
     '',
     ...(notes.length ? ['Notes:', '', ...notes, ''] : []),
+    'Limits: the sizes are small so that the suite fits CI on 2 cores; the SIGKILLs fall in the tap load only (ratings are',
+    'posted after it); the Redis restart loses everything (no AOF here, unlike the deployment) and so covers the worst case of',
+    'a Redis failover. A larger run: e.g. `FAULT_SCALE=0.05 FAULT_DAYS=7 FAULT_RATE=1000 pnpm test:faults`.',
+    '',
   ].join('\n');
   const doc = existsSync(file) ? await readFile(file, 'utf8') : '# Reliability\n';
   // Re-read right before writing: another engineer may be editing their section of the same file.
