@@ -3,7 +3,7 @@
  * middleware that shapes every error as `{ error: { code, message, details } }`, request ids.
  */
 import { randomUUID } from 'node:crypto';
-import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import express, { type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from '@ridetally/telemetry';
 import { ZodError, type ZodType } from 'zod';
 
@@ -126,4 +126,42 @@ export function securityHeaders(): RequestHandler {
     res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
     next();
   };
+}
+
+export interface ServiceAppOptions {
+  logger: Logger;
+  /** Readiness: answers /readyz (503 when false), e.g. the database answers a trivial query. */
+  isReady: () => Promise<boolean>;
+  /** A prom-client registry to serve at /metrics (omitted: no /metrics). */
+  metrics?: { contentType: string; metrics(): Promise<string> };
+}
+
+/**
+ * The plumbing every HTTP service shares: request ids, security headers, /healthz, /readyz,
+ * optional /metrics, then the service's own routes (`mount`), 404 and the one error handler.
+ */
+export function createServiceApp(options: ServiceAppOptions, mount: (app: express.Express) => void): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(requestContext(options.logger));
+  app.use(securityHeaders());
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ok = await options.isReady();
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'database unavailable' });
+  });
+  const registry = options.metrics;
+  if (registry) {
+    app.get('/metrics', async (_req, res) => {
+      res.setHeader('Content-Type', registry.contentType);
+      res.send(await registry.metrics());
+    });
+  }
+  mount(app);
+  app.use(notFound());
+  app.use(errorHandler());
+  return app;
 }

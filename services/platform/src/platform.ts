@@ -3,9 +3,9 @@
  * aggregator's processors, in one process on one port. This is a composition root like each
  * service's main.ts, not a different code path through the rules.
  */
-import express, { type Express } from 'express';
+import type { Express } from 'express';
 import { pingDatabase, type Database } from '@ridetally/db';
-import { errorHandler, notFound, requestContext, securityHeaders } from '@ridetally/http';
+import { createServiceApp } from '@ridetally/http';
 import type { Keyring } from '@ridetally/keyring';
 import { startAggregator, type Aggregator } from '@ridetally/aggregator';
 import { createConsoleRouter } from '@ridetally/console';
@@ -36,23 +36,6 @@ export interface Platform {
 
 export async function createPlatform(deps: PlatformDeps): Promise<Platform> {
   const now = deps.now ?? (() => new Date());
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.use(requestContext(deps.logger));
-  app.use(securityHeaders());
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', async (_req, res) => {
-    const ok = await pingDatabase(deps.db);
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'database unavailable' });
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.setHeader('Content-Type', deps.registry.contentType);
-    res.send(await deps.registry.metrics());
-  });
-
   // The validator API first: it reads raw bodies for the signature, so no JSON parser runs before it.
   const ingest = createIngestRouter({
     db: deps.db,
@@ -62,13 +45,12 @@ export async function createPlatform(deps: PlatformDeps): Promise<Platform> {
     config: deps.ingestConfig,
     now: () => now().getTime(),
   });
-  app.use(ingest.router);
-  app.use(createRiderRouter({ db: deps.db, keyring: deps.keyring, logger: deps.logger, now }));
-  app.use(createRewardRouter({ db: deps.db, keyring: deps.keyring, logger: deps.logger, clock: now, cjkFontPath: deps.cjkFontPath }));
-  app.use(createConsoleRouter());
-
-  app.use(notFound());
-  app.use(errorHandler());
+  const app = createServiceApp({ logger: deps.logger, isReady: () => pingDatabase(deps.db), metrics: deps.registry }, (a) => {
+    a.use(ingest.router);
+    a.use(createRiderRouter({ db: deps.db, keyring: deps.keyring, logger: deps.logger, now }));
+    a.use(createRewardRouter({ db: deps.db, keyring: deps.keyring, logger: deps.logger, clock: now, cjkFontPath: deps.cjkFontPath }));
+    a.use(createConsoleRouter());
+  });
 
   const aggregator: Aggregator = await startAggregator({
     db: deps.db,

@@ -5,7 +5,7 @@
  * role learns nothing about the input's validity.
  */
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
-import { errorHandler, notFound, parseWith, requestContext, securityHeaders, AppError } from '@ridetally/http';
+import { createServiceApp, parseWith, AppError } from '@ridetally/http';
 import { pingDatabase, type ActiveSession } from '@ridetally/db';
 import type { ZodType } from 'zod';
 import { authenticate } from './auth/auth.service';
@@ -125,19 +125,7 @@ export function createRewardRouter(deps: RewardDeps, endpoints: readonly AnyEndp
 
 /** A standalone app: request ids, security headers, the router, 404 and the one error handler. */
 export function createRewardApp(deps: RewardDeps): express.Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.use(requestContext(deps.logger));
-  app.use(securityHeaders());
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+  return createServiceApp({ logger: deps.logger, isReady: () => pingDatabase(deps.db) }, (app) => {
+    app.use(createRewardRouter(deps));
   });
-  app.get('/readyz', async (_req, res) => {
-    const ok = await pingDatabase(deps.db);
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'database unavailable' });
-  });
-  app.use(createRewardRouter(deps));
-  app.use(notFound());
-  app.use(errorHandler());
-  return app;
 }

@@ -5,7 +5,7 @@
  */
 import express, { Router, type Express } from 'express';
 import { pingDatabase, type Database } from '@ridetally/db';
-import { errorHandler, notFound, requestContext, securityHeaders } from '@ridetally/http';
+import { createServiceApp } from '@ridetally/http';
 import type { Keyring } from '@ridetally/keyring';
 import { defaultRulesAt, type RulesAt } from '@ridetally/registry';
 import type { Logger } from '@ridetally/telemetry';
@@ -40,20 +40,7 @@ export function createRiderRouter(deps: RiderDeps): Router {
 
 /** The standalone service: request ids, security headers, /healthz, /readyz, the API, errors. */
 export function createRiderApp(deps: RiderDeps): Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.use(requestContext(deps.logger));
-  app.use(securityHeaders());
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+  return createServiceApp({ logger: deps.logger, isReady: () => pingDatabase(deps.db) }, (app) => {
+    app.use(createRiderRouter(deps));
   });
-  app.get('/readyz', async (_req, res) => {
-    const ok = await pingDatabase(deps.db);
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'database unavailable' });
-  });
-  app.use(createRiderRouter(deps));
-  app.use(notFound());
-  app.use(errorHandler());
-  return app;
 }

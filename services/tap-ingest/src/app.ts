@@ -3,9 +3,9 @@
  * the other services (it must be mounted before any global body parser: the signature needs the raw
  * body); `createIngestApp` wraps it as the standalone service with health, readiness and metrics.
  */
-import express, { Router, type Express } from 'express';
+import { Router, type Express } from 'express';
 import { pingDatabase, type Database } from '@ridetally/db';
-import { errorHandler, notFound, requestContext, securityHeaders } from '@ridetally/http';
+import { createServiceApp } from '@ridetally/http';
 import type { Keyring } from '@ridetally/keyring';
 import type { Logger, Registry } from '@ridetally/telemetry';
 import { createDeviceCredentialStore, type DeviceCredentialStore } from './device-credentials';
@@ -90,24 +90,8 @@ export interface IngestApp extends IngestModule {
 /** The standalone service: request ids, security headers, /healthz, /readyz, /metrics, errors. */
 export function createIngestApp(deps: IngestDeps): IngestApp {
   const module = createIngestRouter(deps);
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.use(requestContext(deps.logger));
-  app.use(securityHeaders());
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+  const app = createServiceApp({ logger: deps.logger, isReady: () => pingDatabase(deps.db), metrics: deps.registry }, (a) => {
+    a.use(module.router);
   });
-  app.get('/readyz', async (_req, res) => {
-    const ok = await pingDatabase(deps.db);
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'database unavailable' });
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.setHeader('Content-Type', deps.registry.contentType);
-    res.send(await deps.registry.metrics());
-  });
-  app.use(module.router);
-  app.use(notFound());
-  app.use(errorHandler());
   return { ...module, app };
 }
