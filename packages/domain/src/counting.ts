@@ -81,8 +81,11 @@ export function judgeRides(rides: readonly Ride[], facts: PersonFacts, ctx: Judg
     for (const t of ride.taps) for (const r of facts.ratingsByTap.get(t.tapId) ?? []) ratedAt.push(r);
     const rated = isRatedInWindow(at, ratedAt, rules);
     const tapIds = ride.taps.map((t) => t.tapId);
-    const excluded = facts.exclusions.some((e) =>
-      e.tapId === null ? e.period === quarter || e.period === year : tapIds.includes(e.tapId),
+    // An exclusion is made for a period (R13): a whole person-period, or one ride of that period. A
+    // ride exclusion naming a period the ride is not in excludes nothing (the incremental path
+    // re-derives only the named period, so applying it elsewhere would make the two paths differ).
+    const excluded = facts.exclusions.some(
+      (e) => (e.period === quarter || e.period === year) && (e.tapId === null || tapIds.includes(e.tapId)),
     );
     return {
       firstTapId: ride.first.tapId,

@@ -96,7 +96,8 @@ function referenceCounts(w: RefWorld, persons: number): Map<string, number> {
       const excluded = w.exclusions.some(
         (e) =>
           e.person === p &&
-          (e.tapId === null ? e.period === q || e.period === y : ride.some((t) => t.id === e.tapId)),
+          (e.period === q || e.period === y) &&
+          (e.tapId === null || ride.some((t) => t.id === e.tapId)),
       );
       if (!(eligible && rated && !excluded)) continue;
       for (const period of [q, y]) out.set(`${p}:${period}`, (out.get(`${p}:${period}`) ?? 0) + 1);
