@@ -342,7 +342,7 @@ describe('aggregation: incremental = recompute = reference', () => {
           new Map(after.rows.map((r) => [`${persons.indexOf(r.person_id)}:${r.period}`, r.rides])),
         ).toEqual(got);
       }),
-      { numRuns: Number(process.env.AGG_PROPERTY_RUNS ?? 10) },
+      { numRuns: Number(process.env.AGG_PROPERTY_RUNS ?? 25) },
     );
   }, 600_000);
 });
