@@ -18,21 +18,14 @@ import {
   type CompiledList,
   type Period,
   type Rules,
+  type SnapshotContentRow,
   type TiePolicy,
 } from '@ridetally/domain';
 import { AppError } from '@ridetally/http';
 import { rulesForYear } from './rules.service';
 
-export interface RankingRow {
-  position: number;
-  rank: number;
-  personId: string;
-  nameMasked: string;
-  employerCode: string | null;
-  rides: number;
-  lastCountedAt: string | null;
-  awardCny: number | null;
-  tieNote: string | null;
+/** A ranked row: the columns a snapshot freezes, plus the rule that placed it. */
+export interface RankingRow extends SnapshotContentRow {
   explanation: string;
 }
 
