@@ -321,26 +321,29 @@ export async function replaceRideStretches(
   return [...touched.values()];
 }
 
+/** A stored ride as the queries below read it (`at` in epoch milliseconds). */
+interface StoredRideDbRow {
+  person_id: string;
+  first_tap_id: number;
+  at: number;
+  vehicle_id: string;
+  route_id: string;
+  tap_ids: number[];
+  quarter: string;
+  eligible: boolean;
+  rated: boolean;
+  counted: boolean;
+  excluded: boolean;
+  rules_version: string;
+}
+
 /** Stored rides in the stretches (the recompute writes only what differs). */
 export async function findStoredRidesInStretches(
   db: Db,
   stretches: readonly RideStretch[],
 ): Promise<RideRow[]> {
   if (stretches.length === 0) return [];
-  const { rows } = await sql<{
-    person_id: string;
-    first_tap_id: number;
-    at: number;
-    vehicle_id: string;
-    route_id: string;
-    tap_ids: number[];
-    quarter: string;
-    eligible: boolean;
-    rated: boolean;
-    counted: boolean;
-    excluded: boolean;
-    rules_version: string;
-  }>`
+  const { rows } = await sql<StoredRideDbRow>`
     SELECT x.person_id, x.first_tap_id, floor(extract(epoch FROM x.tapped_at) * 1000)::float8 AS at, x.vehicle_id, x.route_id, x.tap_ids,
            x.quarter, x.eligible, x.rated, x.counted, x.excluded, x.rules_version
     FROM unnest(${stretches.map((s) => s.personId)}::uuid[],
@@ -392,20 +395,7 @@ export async function findStoredRides(
   toMs: number,
 ): Promise<RideRow[]> {
   if (personIds.length === 0) return [];
-  const { rows } = await sql<{
-    person_id: string;
-    first_tap_id: number;
-    at: number;
-    vehicle_id: string;
-    route_id: string;
-    tap_ids: number[];
-    quarter: string;
-    eligible: boolean;
-    rated: boolean;
-    counted: boolean;
-    excluded: boolean;
-    rules_version: string;
-  }>`
+  const { rows } = await sql<StoredRideDbRow>`
     SELECT person_id, first_tap_id, floor(extract(epoch FROM tapped_at) * 1000)::float8 AS at, vehicle_id, route_id, tap_ids,
            quarter, eligible, rated, counted, excluded, rules_version
     FROM rides WHERE person_id = ANY(${personIds}::uuid[])
