@@ -337,6 +337,23 @@ interface StoredRideDbRow {
   rules_version: string;
 }
 
+function toRideRow(r: StoredRideDbRow): RideRow {
+  return {
+    personId: r.person_id,
+    firstTapId: r.first_tap_id,
+    atMs: r.at,
+    vehicleId: r.vehicle_id,
+    routeId: r.route_id,
+    tapIds: r.tap_ids.map(Number),
+    quarter: r.quarter,
+    eligible: r.eligible,
+    rated: r.rated,
+    counted: r.counted,
+    excluded: r.excluded,
+    rulesVersion: r.rules_version,
+  };
+}
+
 /** Stored rides in the stretches (the recompute writes only what differs). */
 export async function findStoredRidesInStretches(
   db: Db,
@@ -353,20 +370,7 @@ export async function findStoredRidesInStretches(
     JOIN rides x ON x.person_id = s.person_id
      AND (x.tapped_at, x.first_tap_id) >= (s.lo_at, s.lo_id)
      AND (x.tapped_at, x.first_tap_id) < (s.hi_at, s.hi_id)`.execute(db);
-  return rows.map((r) => ({
-    personId: r.person_id,
-    firstTapId: r.first_tap_id,
-    atMs: r.at,
-    vehicleId: r.vehicle_id,
-    routeId: r.route_id,
-    tapIds: r.tap_ids.map(Number),
-    quarter: r.quarter,
-    eligible: r.eligible,
-    rated: r.rated,
-    counted: r.counted,
-    excluded: r.excluded,
-    rulesVersion: r.rules_version,
-  }));
+  return rows.map(toRideRow);
 }
 
 /** Deletes rides by key; returns their (person, quarter) pairs. */
@@ -402,18 +406,5 @@ export async function findStoredRides(
       AND tapped_at >= ${toPgInstant(fromMs)}::timestamptz AND tapped_at < ${toPgInstant(toMs)}::timestamptz`.execute(
     db,
   );
-  return rows.map((r) => ({
-    personId: r.person_id,
-    firstTapId: r.first_tap_id,
-    atMs: r.at,
-    vehicleId: r.vehicle_id,
-    routeId: r.route_id,
-    tapIds: r.tap_ids.map(Number),
-    quarter: r.quarter,
-    eligible: r.eligible,
-    rated: r.rated,
-    counted: r.counted,
-    excluded: r.excluded,
-    rulesVersion: r.rules_version,
-  }));
+  return rows.map(toRideRow);
 }
