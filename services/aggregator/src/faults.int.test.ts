@@ -6,12 +6,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '@ridetally/db';
-import { createTestDatabase, type TestDatabase } from '@ridetally/db/testing';
+import { freePort, createTestDatabase, type TestDatabase } from '@ridetally/db/testing';
 import { recomputePeriod } from './recompute';
 import {
   insertBinding,
@@ -25,15 +24,6 @@ import {
 
 const MAIN = join(import.meta.dirname, 'main.ts');
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 function startRedis(port: number, dir: string): void {
   const r = spawnSync('redis-server', [

@@ -4,6 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -101,4 +102,15 @@ export async function createTestDatabase(poolSize = 5): Promise<TestDatabase> {
 /** A unique prefix for BullMQ queues / Redis keys in one test. */
 export function uniqueTestPrefix(label = 't'): string {
   return `rt-${label}-${randomBytes(4).toString('hex')}`;
+}
+
+/** A TCP port free on 127.0.0.1 right now, for a service a test starts. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject).listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 }

@@ -1,6 +1,6 @@
 /** Runs the real service (src/main.ts) as a child process, for crash tests and the benchmark. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
+import { freePort } from '@ridetally/db/testing';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -8,15 +8,6 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const SERVICE_MAIN = join(here, '..', 'main.ts');
 export const REPO_ROOT = join(here, '..', '..', '..', '..');
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject).listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface ServiceProcess {
   child: ChildProcess;
