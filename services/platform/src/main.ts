@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { loadEnv } from '@ridetally/config';
 import { migrateToLatest } from '@ridetally/db';
 import { dataDir, isEmbedded, isNewDataDir, openDatabaseFromEnv, resolveKeyring } from '@ridetally/runtime';
+import { loadIngestConfig } from '@ridetally/tap-ingest';
 import { createLogger, createMetricsRegistry } from '@ridetally/telemetry';
 import { DemoSeedAborted, demoBanner, demoSeedState, seedDemo } from './demo-seed';
 import { createPlatform } from './platform';
@@ -44,6 +45,8 @@ const platform = await createPlatform({
   keyring,
   logger,
   registry,
+  // The same INGEST_* variables as the standalone validator API (README).
+  ingestConfig: loadIngestConfig(env),
   jobs: env.REDIS_URL ? { redisUrl: env.REDIS_URL, prefix: 'ridetally' } : 'in-process',
 });
 
