@@ -3,7 +3,6 @@ import { openDatabase, sql, type DatabaseHandle } from '@ridetally/db';
 import { createTestDatabase, type TestDatabase } from '@ridetally/db/testing';
 import { createMetricsRegistry } from '@ridetally/telemetry';
 import { createIngestApp, type IngestApp } from './app';
-import { guardPoolClientErrors } from './pool-guard';
 import { addTestDevice, createCapturingLogger, createTestKeyring, listen, makeTap, postTaps } from './testing/ingest-test-kit';
 import { startTcpProxy, type TcpProxy } from './testing/tcp-proxy';
 
@@ -25,7 +24,6 @@ beforeAll(async () => {
   proxied.hostname = '127.0.0.1';
   proxied.port = String(proxy.port);
   viaProxy = await openDatabase({ url: proxied.toString(), poolSize: 4 });
-  guardPoolClientErrors(viaProxy); // without it, a connection dying mid-query crashes the process
   ingest = createIngestApp({ db: viaProxy.db, keyring, logger: createCapturingLogger('fatal').logger, registry: createMetricsRegistry('t', false), config: { commitTimeoutMs: 1500 } });
   ({ url, close: stop } = await listen(ingest.app));
 });

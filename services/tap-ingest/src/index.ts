@@ -4,5 +4,4 @@ export { DEFAULT_INGEST_CONFIG, loadIngestConfig, type IngestConfig } from './in
 export { signTapRequest } from './signature';
 export { createMemoryRateLimiter, type RateLimiter, type RateDecision } from './rate-limiter';
 export { generateDeviceSecret } from './device-secret';
-export { guardPoolClientErrors } from './pool-guard';
 export { createRedisRateLimiter, type RedisRateLimiter, type RedisRateLimiterOptions } from './redis-rate-limiter';

@@ -14,7 +14,6 @@ import { createLogger, createMetricsRegistry } from '@ridetally/telemetry';
 import { createIngestApp } from './app';
 import { createRedisRateLimiter } from './redis-rate-limiter';
 import { loadIngestConfig } from './ingest-config';
-import { guardPoolClientErrors } from './pool-guard';
 
 const env = loadEnv();
 const config = loadIngestConfig(env);
@@ -45,7 +44,6 @@ async function startWorker(): Promise<void> {
   const logger = createLogger({ level: env.LOG_LEVEL, service: 'tap-ingest' });
   const keyring = resolveKeyring(env);
   const handle = await openDatabaseFromEnv(env, 'ridetally-tap-ingest');
-  guardPoolClientErrors(handle);
   const registry = createMetricsRegistry('tap-ingest');
   // With REDIS_URL the per-device rate limit is one budget shared by every replica; without it each
   // process keeps its own bucket.
