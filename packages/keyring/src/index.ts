@@ -70,6 +70,17 @@ export interface Keyring {
   decryptString(purpose: CipherPurpose, blob: Buffer | Uint8Array): string;
   /** True when a ciphertext was made with the previous key and should be re-encrypted. */
   needsReencryption(blob: Buffer | Uint8Array): boolean;
+  /** Hex id of the previous master key (RIDETALLY_MASTER_KEY_PREVIOUS), or null when none is set. */
+  readonly previousKeyId: string | null;
+  /** Hex id of the master key a ciphertext names (not secret), or null when it is not a ciphertext. */
+  keyIdOf(blob: Buffer | Uint8Array): string | null;
+  /**
+   * The searchable hashes an ID number may be stored under during a master-key rotation: the
+   * current key's first, then the previous key's (when set). Look-ups use all; writes use the first.
+   */
+  idHashCandidates(idNumber: string): string[];
+  /** Token hashes under the current, then the previous key (a token issued before a rotation). */
+  tokenHashCandidates(token: string): string[];
 }
 
 export interface KeyringOptions {
@@ -80,8 +91,10 @@ export interface KeyringOptions {
 export function createKeyring({ current, previous }: KeyringOptions): Keyring {
   const cur = openMaster(current);
   const prev = previous ? openMaster(previous) : undefined;
-  const hmac = (purpose: Purpose, data: string) =>
-    createHmac('sha256', cur.derive(purpose)).update(data, 'utf8').digest('base64url');
+  const hmacWith = (master: MasterKey, purpose: Purpose, data: string) =>
+    createHmac('sha256', master.derive(purpose)).update(data, 'utf8').digest('base64url');
+  const hmac = (purpose: Purpose, data: string) => hmacWith(cur, purpose, data);
+  const both = (purpose: Purpose, data: string) => (prev ? [hmacWith(cur, purpose, data), hmacWith(prev, purpose, data)] : [hmacWith(cur, purpose, data)]);
 
   function pick(id: Buffer): MasterKey {
     if (id.equals(cur.id)) return cur;
@@ -126,6 +139,14 @@ export function createKeyring({ current, previous }: KeyringOptions): Keyring {
       const blob = Buffer.from(blobIn);
       return !blob.subarray(1, 1 + KEY_ID_BYTES).equals(cur.id);
     },
+    previousKeyId: prev ? prev.id.toString('hex') : null,
+    keyIdOf(blobIn) {
+      const blob = Buffer.from(blobIn);
+      if (blob.length < 1 + KEY_ID_BYTES + IV_BYTES + TAG_BYTES || blob[0] !== FORMAT_VERSION) return null;
+      return blob.subarray(1, 1 + KEY_ID_BYTES).toString('hex');
+    },
+    idHashCandidates: (idNumber) => both('id-index', idNumber.trim().toUpperCase()),
+    tokenHashCandidates: (token) => both('token', token),
   };
 }
 

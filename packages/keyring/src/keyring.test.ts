@@ -37,3 +37,20 @@ describe('keyring', () => {
     }
   });
 });
+
+describe('keyring during a master-key rotation', () => {
+  it('names the key of a ciphertext and gives the hashes under both keys, current first', () => {
+    const oldKey = generateMasterKey();
+    const old = keyringFromEnv(oldKey);
+    const next = keyringFromEnv(generateMasterKey(), oldKey);
+    expect(next.previousKeyId).toBe(old.keyId);
+    expect(old.previousKeyId).toBeNull();
+    expect(next.keyIdOf(old.encrypt('pii', 'x'))).toBe(old.keyId);
+    expect(next.keyIdOf(next.encrypt('pii', 'x'))).toBe(next.keyId);
+    expect(next.keyIdOf(Buffer.from('short'))).toBeNull();
+    const id = '11010119900307451X';
+    expect(next.idHashCandidates(id.toLowerCase())).toEqual([next.hashIdNumber(id), old.hashIdNumber(id)]);
+    expect(old.idHashCandidates(id)).toEqual([old.hashIdNumber(id)]);
+    expect(next.tokenHashCandidates('rta_t')).toEqual([next.hashToken('rta_t'), old.hashToken('rta_t')]);
+  });
+});
