@@ -12,7 +12,7 @@ import { createKeyring } from '../../packages/keyring/src/index';
 import { createLogger, createMetricsRegistry } from '../../packages/telemetry/src/index';
 import { createIngestApp, type IngestApp } from '../../services/tap-ingest/src/app';
 import type { IngestConfig } from '../../services/tap-ingest/src/ingest-config';
-import { createRedisRateLimiter, type RedisRateLimiter } from '../../services/tap-ingest/src/redis-rate-limiter';
+import { createRedisRateLimiter, type RedisRateLimiter } from '../../packages/http/src/index';
 import { addTestDevice, listen, makeTap, postTaps } from '../../services/tap-ingest/src/testing/ingest-test-kit';
 import { createTableChecksums, diffChecksums, sendRaw, startFuzzPlatform, type FuzzPlatform } from '../fuzz/fuzz-harness';
 

@@ -165,3 +165,6 @@ export function createServiceApp(options: ServiceAppOptions, mount: (app: expres
   app.use(errorHandler());
   return app;
 }
+
+export { createMemoryRateLimiter, unlimitedRateLimiter, type MemoryRateLimiter, type RateDecision, type RateLimiter } from './rate-limiter';
+export { createRedisRateLimiter, type RedisRateLimiter, type RedisRateLimiterOptions } from './redis-rate-limiter';

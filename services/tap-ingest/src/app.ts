@@ -5,7 +5,7 @@
  */
 import { Router, type Express } from 'express';
 import { pingDatabase, type Database } from '@ridetally/db';
-import { createServiceApp } from '@ridetally/http';
+import { createMemoryRateLimiter, createServiceApp, unlimitedRateLimiter, type RateLimiter } from '@ridetally/http';
 import type { Keyring } from '@ridetally/keyring';
 import type { Logger, Registry } from '@ridetally/telemetry';
 import { createDeviceCredentialStore, type DeviceCredentialStore } from './device-credentials';
@@ -14,7 +14,6 @@ import { createGroupCommitter, type GroupCommitter } from './group-commit';
 import { DEFAULT_INGEST_CONFIG, type IngestConfig } from './ingest-config';
 import { createLastSeenTracker } from './last-seen';
 import { createIngestMetrics, type IngestMetrics } from './metrics';
-import { createMemoryRateLimiter, unlimitedRateLimiter, type RateLimiter } from './rate-limiter';
 import { registerTapsRoutes } from './routes/taps.routes';
 
 export interface IngestDeps {

@@ -2,6 +2,6 @@
 export { createIngestApp, createIngestRouter, type IngestApp, type IngestDeps, type IngestModule } from './app';
 export { DEFAULT_INGEST_CONFIG, loadIngestConfig, type IngestConfig } from './ingest-config';
 export { signTapRequest } from './signature';
-export { createMemoryRateLimiter, type RateLimiter, type RateDecision } from './rate-limiter';
+export { createMemoryRateLimiter, type RateLimiter, type RateDecision } from '@ridetally/http';
 export { generateDeviceSecret } from './device-secret';
-export { createRedisRateLimiter, type RedisRateLimiter, type RedisRateLimiterOptions } from './redis-rate-limiter';
+export { createRedisRateLimiter, type RedisRateLimiter, type RedisRateLimiterOptions } from '@ridetally/http';

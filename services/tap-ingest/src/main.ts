@@ -12,7 +12,7 @@ import { loadEnv } from '@ridetally/config';
 import { openDatabaseFromEnv, resolveKeyring } from '@ridetally/runtime';
 import { createLogger, createMetricsRegistry } from '@ridetally/telemetry';
 import { createIngestApp } from './app';
-import { createRedisRateLimiter } from './redis-rate-limiter';
+import { createRedisRateLimiter } from '@ridetally/http';
 import { loadIngestConfig } from './ingest-config';
 
 const env = loadEnv();

@@ -4,14 +4,13 @@
  * JSON and shape (400) → per-tap validation and group commit (200, or 503 when the database fails).
  */
 import express, { type Request, type Response, type Router } from 'express';
-import { AppError } from '@ridetally/http';
+import { AppError, type RateLimiter } from '@ridetally/http';
 import type { DeviceCredentialStore } from '../device-credentials';
 import { usableSecrets } from '../device-credentials';
 import { databaseErrorKind, isDatabaseUnavailable } from '../db-errors';
 import type { GroupCommitter } from '../group-commit';
 import type { LastSeenTracker } from '../last-seen';
 import type { IngestMetrics } from '../metrics';
-import type { RateLimiter } from '../rate-limiter';
 import { isWithinWindow, parseTimestamp, verifySignature } from '../signature';
 import { MAX_TAPS_PER_BATCH, TapBatchSchema } from '../tap-validation';
 import { ingestTapBatch } from '../taps.service';

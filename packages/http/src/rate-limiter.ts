@@ -1,6 +1,6 @@
 /**
- * Per-device rate limiting behind an interface, so a shared store (Redis) can replace the
- * in-memory token bucket when several replicas must share one budget.
+ * Per-key rate limiting (a validator device, a rider-app API client) behind an interface, so a shared
+ * store (Redis) can replace the in-memory token bucket when several replicas must share one budget.
  */
 export interface RateDecision {
   allowed: boolean;

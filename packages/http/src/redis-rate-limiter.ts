@@ -1,5 +1,5 @@
 /**
- * The per-device token bucket in Redis, so that every replica of tap-ingest (or of any service that
+ * The per-key token bucket in Redis, so that every replica of tap-ingest (or of any service that
  * takes a `RateLimiter`) draws from one budget per key. One Lua script does read-refill-take-write
  * atomically; the bucket is a hash `{t: tokens, u: updated ms}` that expires once it would be full
  * again, so idle keys cost nothing.
