@@ -34,3 +34,4 @@ export * from './repositories/volume-report.repository';
 export * from './repositories/export.repository';
 export * from './repositories/ingest-health.repository';
 export * from './repositories/anomaly-review.repository';
+export * from './repositories/key-rotation.repository';

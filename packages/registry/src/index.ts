@@ -18,3 +18,4 @@ export * from './imports/employees.import';
 export * from './imports/media.import';
 export * from './imports/gtfs.import';
 export * from './city.setup';
+export * from './key-rotation';

@@ -20,6 +20,7 @@ import { registerSnapshot } from './commands/snapshot.command';
 import { registerExport } from './commands/export.command';
 import { registerAudit } from './commands/audit.command';
 import { registerAssessment } from './commands/assessment.command';
+import { registerKeys } from './commands/keys.command';
 import { exitWithError } from './context';
 
 const program = new Command('ridetally')
@@ -45,6 +46,7 @@ registerSnapshot(program);
 registerExport(program);
 registerAudit(program);
 registerAssessment(program);
+registerKeys(program);
 
 try {
   await program.parseAsync(process.argv);
