@@ -94,6 +94,8 @@ export interface QuarantinedTapsTable {
   code: string;
   message: string;
   payload: Json;
+  /** Generated: SHA-256 of code + payload; with (device_id, seq) the identity of a quarantined tap. */
+  content_hash: ColumnType<Buffer, never, never>;
 }
 
 export interface PersonsTable {

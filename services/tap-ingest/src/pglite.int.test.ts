@@ -36,7 +36,7 @@ describe('tap ingest on an in-memory PGlite', () => {
     expect(concurrent[2].json).toMatchObject({ accepted: 1, rejected: [{ seq: 1, code: 'seq_conflict' }] });
     const counts = (await sql<{ taps: number; q: number; outbox: number }>`
       SELECT (SELECT count(*)::int FROM taps) AS taps, (SELECT count(*)::int FROM quarantined_taps) AS q, (SELECT count(*)::int FROM outbox) AS outbox`.execute(handle.db)).rows[0];
-    // Each receipt of a bad tap is quarantined: 3 unknown_field (sent three times) + 1 seq_conflict.
-    expect(counts).toEqual({ taps: 3, q: 4, outbox: 2 });
+    // A bad tap is quarantined once however often it is sent (its three receipts are one row) + 1 seq_conflict.
+    expect(counts).toEqual({ taps: 3, q: 2, outbox: 2 });
   });
 });

@@ -153,16 +153,71 @@ describe('POST /v1/taps', () => {
     const stored = (await sql<{ seq: number }>`SELECT seq FROM taps WHERE device_id = 'D1' AND seq >= 10 ORDER BY seq`.execute(db.db)).rows;
     expect(stored.map((r) => r.seq)).toEqual([10, 20, 21]);
     const q = (await sql<{ seq: number | null; code: string; message: string; payload: unknown }>`
-      SELECT seq, code, message, payload FROM quarantined_taps WHERE code <> 'seq_conflict' ORDER BY id`.execute(db.db)).rows;
-    expect(q.map((r) => r.code)).toEqual(['invalid_id_number', 'unknown_field', 'invalid_media', 'invalid_media', 'implausible_time', 'implausible_time', 'invalid_tap', 'invalid_tap', 'invalid_tap', 'invalid_media', 'invalid_tap']);
+      SELECT seq, code, message, payload FROM quarantined_taps WHERE code <> 'seq_conflict' ORDER BY seq NULLS LAST`.execute(db.db)).rows;
+    expect(q.map((r) => [r.seq, r.code])).toEqual([
+      [11, 'invalid_id_number'],
+      [12, 'unknown_field'],
+      [13, 'invalid_media'],
+      [14, 'invalid_media'],
+      [15, 'implausible_time'],
+      [16, 'implausible_time'],
+      [17, 'invalid_tap'],
+      [19, 'invalid_tap'],
+      [22, 'invalid_media'],
+      [23, 'invalid_tap'],
+      [null, 'invalid_tap'],
+    ]);
     expect(q[0]!.payload).toMatchObject({ seq: 11, media: { type: 'id_card', id: `id-hash:${keyring.hashIdNumber(BAD_ID)}` } });
-    expect(q[7]!.payload).toBe('not a tap');
+    expect(q[10]!.payload).toBe('not a tap');
     for (const r of q) expect(r.message).not.toContain(BAD_ID);
     // ID numbers where they do not belong are hashed in quarantine too (checked by the scan below).
     const stray = await post('D1', secret1, {
       taps: [makeTap(25, { note: ID_B }), makeTap(26, { media: { type: 'id_kard', id: ID_A } }), makeTap(27, { media: { type: 'id_card', id: Number(ID_B.slice(0, 17)) } })],
     });
     expect((stray.json.rejected as { code: string }[]).map((r) => r.code)).toEqual(['unknown_field', 'invalid_media', 'invalid_media']);
+  });
+
+  it('quarantines a replayed bad tap once, answering it with the same code each time (replays in parallel too)', async () => {
+    const secret = await addTestDevice(db.db, keyring, 'D-REPLAY');
+    expect((await post('D-REPLAY', secret, { taps: [makeTap(1)] })).json).toMatchObject({ accepted: 1 });
+    const replayed = JSON.stringify({
+      taps: [
+        makeTap(1, { stopId: 'S99' }), // seq_conflict
+        makeTap(2),
+        makeTap(3, { media: { type: 'id_card', id: BAD_ID } }),
+        makeTap(4, { colour: 'red' }),
+        'not a tap', // no seq: identified by its content alone
+        { seq: 'x', note: ID_B },
+        makeTap(5, { tappedAt: '2022-03-01T08:00:00+08:00' }),
+      ],
+    });
+    const first = await post('D-REPLAY', secret, replayed);
+    expect(first.status).toBe(200);
+    const codes = (first.json.rejected as { seq: number | null; code: string }[]).map((r) => [r.seq, r.code]);
+    expect(codes).toEqual([
+      [1, 'seq_conflict'],
+      [3, 'invalid_id_number'],
+      [4, 'unknown_field'],
+      [null, 'invalid_tap'],
+      [null, 'unknown_field'],
+      [5, 'implausible_time'],
+    ]);
+    const quarantined = () => count('quarantined_taps', sql`device_id = 'D-REPLAY'`);
+    expect(await quarantined()).toBe(6);
+    const rows = async () =>
+      (await sql<{ id: number; seq: number | null; code: string; received_at: Date }>`
+        SELECT id, seq, code, received_at FROM quarantined_taps WHERE device_id = 'D-REPLAY' ORDER BY id`.execute(db.db)).rows;
+    const before = await rows();
+    for (let round = 0; round < 2; round++) {
+      clockMs += 1000; // a later receipt: received_at differs, the identity does not
+      const replies = await Promise.all([post('D-REPLAY', secret, replayed), post('D-REPLAY', secret, replayed), post('D-REPLAY', secret, replayed)]);
+      for (const r of replies) {
+        expect(r.status).toBe(200);
+        expect(r.json).toMatchObject({ accepted: 0, duplicates: 1, rejected: first.json.rejected });
+      }
+    }
+    // The rows of the first receipt, untouched; nothing added by the six replays.
+    expect(await rows()).toEqual(before);
   });
 
   it('handles the same seq twice in one batch: identical is a duplicate, different a seq_conflict', async () => {

@@ -81,12 +81,7 @@ export async function insertTapGroup(db: Db, rows: TapInsertRow[], quarantine: Q
     announced AS (
       INSERT INTO outbox (topic, payload) SELECT 'taps', jsonb_build_object('batchId', batch_id) FROM batch
     ),
-    quarantined AS (
-      INSERT INTO quarantined_taps (device_id, seq, received_at, code, message, payload)
-      SELECT device_id, seq, received_at, code, message, payload::jsonb
-      FROM unnest(${q.deviceId}::text[], ${q.seq}::int8[], ${q.receivedAt}::timestamptz[], ${q.code}::text[], ${q.message}::text[], ${q.payload}::text[])
-        AS q(device_id, seq, received_at, code, message, payload)
-    )
+    quarantined AS (${quarantineInsert(q)})
     SELECT k.device_id, k.seq, k.tap_id, (SELECT batch_id FROM batch) AS batch_id FROM keys k`.execute(db);
   return {
     batchId: out[0]?.batch_id ?? null,
@@ -131,10 +126,21 @@ function quarantineColumns(rows: QuarantineRow[]) {
 
 export async function insertQuarantinedTaps(db: Db, rows: QuarantineRow[]): Promise<void> {
   if (rows.length === 0) return;
-  const q = quarantineColumns(rows);
-  await sql`
+  await quarantineInsert(quarantineColumns(rows)).execute(db);
+}
+
+/**
+ * The quarantine INSERT. A quarantined tap is identified by (device_id, seq, content_hash) — the
+ * hash is a generated column over the code and the payload (migration 20261129000300) — so a
+ * replayed batch adds nothing: ON CONFLICT DO NOTHING. Rows go in identity order so two replays
+ * committing at once take their row locks in the same order (no deadlock).
+ */
+function quarantineInsert(q: ReturnType<typeof quarantineColumns>) {
+  return sql`
     INSERT INTO quarantined_taps (device_id, seq, received_at, code, message, payload)
     SELECT device_id, seq, received_at, code, message, payload::jsonb
     FROM unnest(${q.deviceId}::text[], ${q.seq}::int8[], ${q.receivedAt}::timestamptz[], ${q.code}::text[], ${q.message}::text[], ${q.payload}::text[])
-      AS q(device_id, seq, received_at, code, message, payload)`.execute(db);
+      AS q(device_id, seq, received_at, code, message, payload)
+    ORDER BY device_id, seq, quarantine_content_hash(code, payload::jsonb)
+    ON CONFLICT (device_id, seq, content_hash) DO NOTHING`;
 }
