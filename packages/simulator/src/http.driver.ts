@@ -425,6 +425,77 @@ export async function postRatings(
   return stats;
 }
 
+/** (deviceId, seq) → the platform's tap id, for the taps that are stored (a database lookup, the caller's). */
+export type TapIdResolver = (
+  keys: readonly { deviceId: string; seq: number }[],
+) => Promise<ReadonlyMap<string, number>>;
+
+/** The key a `TapIdResolver` answers under: `${deviceId}#${seq}`. */
+export function tapKey(deviceId: string, seq: number): string {
+  return `${deviceId}#${seq}`;
+}
+
+/**
+ * Like `postRatings`, but the rated tap's id comes from `resolve` (one lookup per chunk of
+ * `chunkSize` ratings, e.g. through `tap_keys`) instead of one `GET …/rides` per person and day —
+ * what makes millions of ratings (scale 1) affordable. Each rating names the tap the rider rated;
+ * the platform finds its ride. A person's ratings within a chunk go one after another, in file
+ * order; persons in parallel (`concurrency`).
+ */
+export async function postRatingsByTapId(
+  options: RiderAppOptions,
+  ratingsFile: string,
+  personIds: ReadonlyMap<string, string>,
+  resolve: TapIdResolver,
+  onProgress?: (stats: RatingPostStats) => void,
+  chunkSize = 5000,
+): Promise<RatingPostStats> {
+  const stats: RatingPostStats = { ratings: 0, accepted: 0, duplicates: 0, refused: {}, unresolved: 0 };
+  let buffer: RatingRecord[] = [];
+
+  const flush = async (): Promise<void> => {
+    const records = buffer;
+    buffer = [];
+    const tapIds = await resolve(records.map((r) => ({ deviceId: r.deviceId, seq: r.seq })));
+    const byPerson = new Map<string, RatingRecord[]>();
+    for (const r of records) {
+      const list = byPerson.get(r.personRef) ?? [];
+      list.push(r);
+      byPerson.set(r.personRef, list);
+    }
+    await runPool(byPerson, options.concurrency, async ([ref, list]) => {
+      const personId = personIds.get(ref);
+      for (const record of list) {
+        stats.ratings++;
+        const tapId = tapIds.get(tapKey(record.deviceId, record.seq));
+        if (!personId || tapId === undefined) {
+          stats.unresolved++;
+          continue;
+        }
+        const posted = await requestWithRetry(options, () => ({
+          method: 'POST',
+          path: `/v1/rides/${tapId}/rating`,
+          headers: riderHeaders(options),
+          body: JSON.stringify({ personId, score: record.score, ratedAt: record.ratedAt }),
+        }));
+        if (posted.status === 201 || posted.status === 200) stats.accepted++;
+        else if (posted.status === 409) stats.duplicates++;
+        else stats.refused[String(posted.status)] = (stats.refused[String(posted.status)] ?? 0) + 1;
+      }
+    });
+    onProgress?.(stats);
+  };
+
+  const lines = createInterface({ input: createReadStream(ratingsFile), crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    buffer.push(JSON.parse(line) as RatingRecord);
+    if (buffer.length >= chunkSize) await flush();
+  }
+  if (buffer.length > 0) await flush();
+  return stats;
+}
+
 /** `persons.csv`: how the verifier maps the ground truth's external refs to platform person ids. */
 export function personsCsv(personIds: ReadonlyMap<string, string>): string {
   return (
