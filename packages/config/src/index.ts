@@ -33,6 +33,13 @@ export const EnvSchema = z.object({
   INGEST_GROUP_MAX_WAIT_MS: z.coerce.number().min(0).default(2),
   /** Per-device request rate limit (requests per second, burst = 2x). 0 disables. */
   INGEST_DEVICE_RATE_PER_S: z.coerce.number().min(0).default(50),
+  /**
+   * Rider app: requests per second per API client (its token), token bucket shared by every replica
+   * through Redis when REDIS_URL is set, per process otherwise. 0 disables.
+   */
+  RIDER_CLIENT_RATE_PER_S: z.coerce.number().min(0).default(100),
+  /** Rider app: the bucket's capacity per client (requests in a burst). Default: 2 × the rate. */
+  RIDER_CLIENT_BURST: z.coerce.number().min(1).optional(),
   /** Trust X-Forwarded-For from a proxy in front of the service. */
   TRUST_PROXY: boolish.default(false),
   /** Seed the demo city into a new embedded data folder. */

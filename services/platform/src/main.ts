@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { loadEnv } from '@ridetally/config';
 import { migrateToLatest } from '@ridetally/db';
 import { dataDir, isEmbedded, isNewDataDir, openDatabaseFromEnv, resolveKeyring } from '@ridetally/runtime';
+import { createClientRateLimit } from '@ridetally/rider-app';
 import { loadIngestConfig } from '@ridetally/tap-ingest';
 import { createLogger, createMetricsRegistry } from '@ridetally/telemetry';
 import { DemoSeedAborted, demoBanner, demoSeedState, seedDemo } from './demo-seed';
@@ -40,6 +41,8 @@ if (embedded) {
   if (applied.length) logger.info({ applied }, 'embedded database migrated');
 }
 const registry = createMetricsRegistry('platform');
+// The rider app's per-client limit (RIDER_CLIENT_*): in Redis with REDIS_URL, in this process otherwise.
+const riderLimit = await createClientRateLimit(env, logger);
 const platform = await createPlatform({
   db: handle.db,
   keyring,
@@ -47,6 +50,7 @@ const platform = await createPlatform({
   registry,
   // The same INGEST_* variables as the standalone validator API (README).
   ingestConfig: loadIngestConfig(env),
+  riderRateLimiter: riderLimit?.limiter,
   jobs: env.REDIS_URL ? { redisUrl: env.REDIS_URL, prefix: 'ridetally' } : 'in-process',
 });
 
@@ -108,6 +112,7 @@ async function shutdown(signal: string): Promise<void> {
   await closed;
   clearInterval(closeIdle);
   await platform.close();
+  await riderLimit?.close();
   await handle.close();
   logger.info('ridetally stopped');
   process.exit(0);

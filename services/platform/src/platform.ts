@@ -6,6 +6,7 @@
 import type { Express } from 'express';
 import { pingDatabase, type Database } from '@ridetally/db';
 import { createServiceApp } from '@ridetally/http';
+import type { RateLimiter } from '@ridetally/http';
 import type { Keyring } from '@ridetally/keyring';
 import { startAggregator, type Aggregator } from '@ridetally/aggregator';
 import { createConsoleRouter } from '@ridetally/console';
@@ -23,6 +24,8 @@ export interface PlatformDeps {
   now?: () => Date;
   /** BullMQ on Redis (scaled) or the in-process runner (embedded default). */
   jobs?: 'in-process' | { redisUrl: string; prefix: string };
+  /** The rider app API's per-client limit (`createClientRateLimit` of @ridetally/rider-app); omitted: none. */
+  riderRateLimiter?: RateLimiter;
   /** Path of a CJK TrueType font for PDF notices (default: searched). */
   cjkFontPath?: string;
 }
@@ -47,7 +50,7 @@ export async function createPlatform(deps: PlatformDeps): Promise<Platform> {
   });
   const app = createServiceApp({ logger: deps.logger, isReady: () => pingDatabase(deps.db), metrics: deps.registry }, (a) => {
     a.use(ingest.router);
-    a.use(createRiderRouter({ db: deps.db, keyring: deps.keyring, logger: deps.logger, now }));
+    a.use(createRiderRouter({ db: deps.db, keyring: deps.keyring, logger: deps.logger, now, rateLimiter: deps.riderRateLimiter }));
     a.use(createRewardRouter({ db: deps.db, keyring: deps.keyring, logger: deps.logger, clock: now, cjkFontPath: deps.cjkFontPath }));
     a.use(createConsoleRouter());
   });

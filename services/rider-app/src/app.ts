@@ -5,12 +5,13 @@
  */
 import express, { Router, type Express } from 'express';
 import { pingDatabase, type Database } from '@ridetally/db';
-import { createServiceApp } from '@ridetally/http';
+import { createServiceApp, type RateLimiter } from '@ridetally/http';
 import type { Keyring } from '@ridetally/keyring';
 import { defaultRulesAt, type RulesAt } from '@ridetally/registry';
 import type { Logger } from '@ridetally/telemetry';
 import { requireClient } from './auth';
 import { buildRiderOpenApi } from './openapi';
+import { limitPerClient } from './rate-limit';
 import { registerPersonsRoutes } from './routes/persons.routes';
 import { registerRatingsRoutes } from './routes/ratings.routes';
 
@@ -22,12 +23,18 @@ export interface RiderDeps {
   now?: () => Date;
   /** Rules in force at an instant; default: the programme year's default rules. */
   rulesAt?: RulesAt;
+  /**
+   * Per-client limit, taken after authentication (429 + Retry-After when spent); built from the
+   * environment by `createClientRateLimit`. Omitted: no limit.
+   */
+  rateLimiter?: RateLimiter;
 }
 
 export function createRiderRouter(deps: RiderDeps): Router {
   const registryDeps = { db: deps.db, keyring: deps.keyring, now: deps.now ?? (() => new Date()), rulesAt: deps.rulesAt ?? defaultRulesAt };
   const router = Router();
-  const auth = requireClient(registryDeps);
+  // Authentication (401) first, then the client's rate limit (429), then the body is read.
+  const auth = deps.rateLimiter ? [requireClient(registryDeps), limitPerClient(deps.rateLimiter, registryDeps.now)] : [requireClient(registryDeps)];
   const json = express.json({ limit: '64kb' });
   const openapi = buildRiderOpenApi();
   router.get('/v1/openapi.json', (_req, res) => {

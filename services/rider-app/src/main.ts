@@ -9,16 +9,19 @@ import { loadEnv } from '@ridetally/config';
 import { openDatabaseFromEnv, resolveKeyring } from '@ridetally/runtime';
 import { createLogger } from '@ridetally/telemetry';
 import { createRiderApp } from './app';
+import { createClientRateLimit } from './rate-limit';
 
 const env = loadEnv();
 const logger = createLogger({ level: env.LOG_LEVEL, service: 'rider-app' });
 const keyring = resolveKeyring(env);
 const handle = await openDatabaseFromEnv(env, 'ridetally-rider-app');
-const app = createRiderApp({ db: handle.db, keyring, logger });
+// RIDER_CLIENT_RATE_PER_S per API client: one Redis budget for every replica with REDIS_URL, else per process.
+const clientLimit = await createClientRateLimit(env, logger);
+const app = createRiderApp({ db: handle.db, keyring, logger, rateLimiter: clientLimit?.limiter });
 if (env.TRUST_PROXY) app.set('trust proxy', true);
 
 const server: Server = app.listen(env.PORT, env.HOST, () => {
-  logger.info({ port: env.PORT, database: handle.kind }, 'rider-app listening');
+  logger.info({ port: env.PORT, database: handle.kind, clientRateLimit: clientLimit ? `${clientLimit.ratePerS}/s burst ${clientLimit.burst} (${clientLimit.store})` : 'off' }, 'rider-app listening');
 });
 server.keepAliveTimeout = 65_000;
 
@@ -32,6 +35,7 @@ async function shutdown(signal: string): Promise<void> {
   const force = setTimeout(() => server.closeAllConnections(), 10_000);
   force.unref();
   await closed;
+  await clientLimit?.close();
   await handle.close();
   logger.info('rider-app stopped');
   process.exit(0);

@@ -30,7 +30,14 @@ export function buildRiderOpenApi(): OpenApiDocument {
     description: 'Integration client token (`pnpm ridetally client add --name <n>`)',
   });
   const security = [{ [bearer.name]: [] }];
-  const common = { 400: error('Invalid request'), 401: error('Missing or unknown client token') };
+  const common = {
+    400: error('Invalid request'),
+    401: error('Missing or unknown client token'),
+    429: {
+      ...error("Over this client's rate limit (RIDER_CLIENT_RATE_PER_S); error code rate_limited"),
+      headers: { 'Retry-After': { description: 'Seconds until a request would be allowed', schema: { type: 'integer' as const, minimum: 1 } } },
+    },
+  };
 
   registry.registerPath({
     method: 'post',

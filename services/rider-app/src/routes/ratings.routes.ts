@@ -4,8 +4,8 @@ import { parseWith } from '@ridetally/http';
 import { rateRide, type RegistryDeps, type RulesAt } from '@ridetally/registry';
 import { RateRideSchema, TapIdParamsSchema } from '../schemas';
 
-export function registerRatingsRoutes(router: Router, deps: RegistryDeps & { rulesAt: RulesAt }, auth: RequestHandler, json: RequestHandler): void {
-  router.post('/v1/rides/:tapId/rating', auth, json, async (req, res) => {
+export function registerRatingsRoutes(router: Router, deps: RegistryDeps & { rulesAt: RulesAt }, auth: RequestHandler[], json: RequestHandler): void {
+  router.post('/v1/rides/:tapId/rating', ...auth, json, async (req, res) => {
     const { tapId } = parseWith(TapIdParamsSchema, req.params, 'path');
     const body = parseWith(RateRideSchema, req.body, 'rating');
     const result = await rateRide(

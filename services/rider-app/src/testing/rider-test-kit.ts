@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { Server } from 'node:http';
 import type { Database } from '@ridetally/db';
+import type { RateLimiter } from '@ridetally/http';
 import type { Keyring } from '@ridetally/keyring';
 import { createApiClient } from '@ridetally/registry';
 import { createLogger } from '@ridetally/telemetry';
@@ -32,7 +33,13 @@ export interface RiderHarness {
   close(): Promise<void>;
 }
 
-export async function startRiderApp(db: Database, keyring: Keyring, now: () => Date): Promise<RiderHarness> {
+export async function startRiderApp(
+  db: Database,
+  keyring: Keyring,
+  now: () => Date,
+  /** A per-client limiter (default none); an existing client token (default: a new client). */
+  options: { rateLimiter?: RateLimiter; token?: string } = {},
+): Promise<RiderHarness> {
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -41,12 +48,12 @@ export async function startRiderApp(db: Database, keyring: Keyring, now: () => D
     },
   });
   const logger = createLogger({ level: 'debug', service: 'rider-app-test', destination: sink });
-  const app = createRiderApp({ db, keyring, logger, now });
+  const app = createRiderApp({ db, keyring, logger, now, rateLimiter: options.rateLimiter });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const { token } = await createApiClient({ db, keyring }, 'test app backend');
+  const token = options.token ?? (await createApiClient({ db, keyring }, 'test app backend')).token;
   return {
     base,
     token,
