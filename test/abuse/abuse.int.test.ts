@@ -1,6 +1,6 @@
 /**
  * Abuse resistance (issue 8 §5): a per-device rate limit shared by two tap-ingest replicas through
- * Redis; a replayed signed request changes nothing (inside the window: duplicates; outside: 401); a
+ * Redis, and a per-client one shared by two rider-app replicas under a concurrent flood; a replayed signed request changes nothing (inside the window: duplicates; outside: 401); a
  * device cannot post as another device, and a tap for another vehicle follows `rejectVehicleMismatch`;
  * security headers on every surface of the platform.
  */
@@ -14,6 +14,9 @@ import { createIngestApp, type IngestApp } from '../../services/tap-ingest/src/a
 import type { IngestConfig } from '../../services/tap-ingest/src/ingest-config';
 import { createRedisRateLimiter, type RedisRateLimiter } from '../../packages/http/src/index';
 import { addTestDevice, listen, makeTap, postTaps } from '../../services/tap-ingest/src/testing/ingest-test-kit';
+import { createApiClient } from '../../packages/registry/src/index';
+import { createClientRateLimit } from '../../services/rider-app/src/rate-limit';
+import { startRiderApp } from '../../services/rider-app/src/testing/rider-test-kit';
 import { createTableChecksums, diffChecksums, sendRaw, startFuzzPlatform, type FuzzPlatform } from '../fuzz/fuzz-harness';
 
 const keyring = createKeyring({ current: randomBytes(32) });
@@ -73,8 +76,39 @@ describe('rate limit shared by two replicas (Redis)', () => {
   });
 });
 
+describe('rider app: per-client rate limit shared by two replicas (Redis)', () => {
+  it('a concurrent flood of 40 requests from one client across both replicas gets exactly the burst; the rest is 429 with Retry-After', async () => {
+    const env = { REDIS_URL: TEST_REDIS_URL, RIDER_CLIENT_RATE_PER_S: 1, RIDER_CLIENT_BURST: 6 };
+    const prefix = `${uniqueTestPrefix('abuse-client')}:`;
+    const limits = await Promise.all([0, 1].map(() => createClientRateLimit(env, logger, { prefix })));
+    const { token } = await createApiClient({ db: db.db, keyring }, 'flooding backend');
+    const now = () => new Date(clock.ms);
+    const apps = await Promise.all(limits.map((l) => startRiderApp(db.db, keyring, now, { rateLimiter: l!.limiter, token })));
+    closers.push(async () => {
+      for (const a of apps) await a.close();
+      for (const l of limits) await l?.close();
+    });
+    const flood = await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const res = await fetch(`${apps[i % 2]!.base}/v1/persons/00000000-0000-4000-8000-000000000000/rides?from=2022-05-01&to=2022-05-31`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        return { status: res.status, retryAfter: res.headers.get('retry-after'), json: (await res.json()) as { error?: { code: string } } };
+      }),
+    );
+    // an unknown person is 404: those requests were let through the limiter
+    expect(flood.filter((r) => r.status === 404)).toHaveLength(6);
+    const refused = flood.filter((r) => r.status === 429);
+    expect(refused).toHaveLength(34);
+    for (const r of refused) {
+      expect(r.retryAfter).toBe('1');
+      expect(r.json.error?.code).toBe('rate_limited');
+    }
+  });
+});
+
 describe('replayed signed requests', () => {
-  it('inside the window a replay is answered as duplicates and changes no fact (only the quarantine re-records its bad tap); outside it is 401 and changes nothing', async () => {
+  it('inside the window a replay is answered as duplicates and changes no table (its bad tap is quarantined once); outside it is 401 and changes nothing', async () => {
     const { url } = await replica({ deviceRatePerS: 0 });
     const checksums = createTableChecksums(db.db);
     const secret = await addTestDevice(db.db, keyring, 'replay-dev', 'V0123');
@@ -91,16 +125,13 @@ describe('replayed signed requests', () => {
     const replay = await postTaps(url, { deviceId: 'replay-dev', secret, body, timestampS: ts });
     expect(replay.status).toBe(200);
     expect(replay.json).toMatchObject({ accepted: 0, duplicates: 2 });
-    // the bad tap is rejected again with the same code; no fact changed (taps, batches, outbox, counts).
-    // The one write: the quarantine keeps one row per received bad tap, so the replay's bad tap is
-    // recorded again (an audit of what arrived, not a fact; see docs/reliability.md "Bad input and abuse").
+    // the bad tap is rejected again with the same code, and nothing changed: no fact (taps, batches,
+    // outbox, counts) and no quarantine row — (device, seq, content hash) is unique in quarantined_taps,
+    // so a replay cannot grow the quarantine (migration 20261129000300).
     expect(replay.json.rejected).toEqual(first.json.rejected);
-    expect(diffChecksums(before, await checksums())).toEqual(['quarantined_taps']);
+    expect(diffChecksums(before, await checksums())).toEqual([]);
     const q = await sql<{ seq: string; code: string }>`select seq, code from quarantined_taps where device_id = 'replay-dev' order by id`.execute(db.db);
-    expect(q.rows.map((r) => [Number(r.seq), r.code])).toEqual([
-      [3, (first.json.rejected as { code: string }[])[0]!.code],
-      [3, (first.json.rejected as { code: string }[])[0]!.code],
-    ]);
+    expect(q.rows.map((r) => [Number(r.seq), r.code])).toEqual([[3, (first.json.rejected as { code: string }[])[0]!.code]]);
     const afterReplay = await checksums();
 
     // outside the window the signature's timestamp is refused before anything is read
