@@ -26,7 +26,9 @@
  *
  * Sizes (env): SCALE (1), DAYS (91), START (2022-04-01), SEED (1), BATCH_MINUTES (20), INGEST (2),
  * AGGREGATORS (3), AGGREGATOR_CONCURRENCY (2), RIDER_APPS (1), CONCURRENCY (16, tap requests in
- * flight), RATING_CONCURRENCY (16), COUNTS (worker | recompute), DRAIN_TIMEOUT_S (0 = no limit),
+ * flight), RATING_CONCURRENCY (16, also registrations over HTTP), REGISTER_CONCURRENCY (16, direct),
+ * COUNTS (worker | recompute: no aggregator runs, riders register alongside the taps, counts are
+ * rebuilt at the end), REGISTER (http | direct), RATINGS (http | bulk), DRAIN_TIMEOUT_S (0 = none),
  * CHECK (0), PG (private | shared; shared = a new database on PG_ADMIN_URL, default the local 5432),
  * OUT (a new folder under /tmp; kept), KEEP_DB (0: the database is dropped at the end).
  * Try it small first: `SCALE=0.05 DAYS=91 pnpm bench scale-quarter`.
@@ -37,7 +39,16 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findTapIdsByDeviceSeq, openDatabase, sql } from '../packages/db/src/index';
+import {
+  findTapIdsByDeviceSeq,
+  insertRatingsBulk,
+  openDatabase,
+  sql,
+  type BulkRating,
+  type Database,
+} from '../packages/db/src/index';
+import { keyringFromEnv } from '../packages/keyring/src/index';
+import { bindMedium, registerPerson } from '../packages/registry/src/index';
 import {
   createTapPoster,
   generateCity,
@@ -49,6 +60,8 @@ import {
   toRatingRecord,
   writeGroundTruth,
   type FetchLike,
+  type RatingRecord,
+  type SimPerson,
 } from '../packages/simulator/src/index';
 import {
   createCleanup,
@@ -84,7 +97,10 @@ const size = {
   riderApps: Math.max(1, Math.round(num('RIDER_APPS', 1))),
   concurrency: Math.max(1, Math.round(num('CONCURRENCY', 16))),
   ratingConcurrency: Math.max(1, Math.round(num('RATING_CONCURRENCY', 16))),
+  registerConcurrency: Math.max(1, Math.round(num('REGISTER_CONCURRENCY', 16))),
   counts: (process.env.COUNTS ?? 'worker') as 'worker' | 'recompute',
+  register: (process.env.REGISTER ?? 'http') as 'http' | 'direct',
+  ratings: (process.env.RATINGS ?? 'http') as 'http' | 'bulk',
   drainTimeoutS: num('DRAIN_TIMEOUT_S', 0),
   check: process.env.CHECK === '1',
   pg: (process.env.PG ?? 'private') as 'private' | 'shared',
@@ -92,6 +108,9 @@ const size = {
 };
 if (size.counts !== 'worker' && size.counts !== 'recompute')
   throw new Error('COUNTS must be "worker" or "recompute"');
+if (size.register !== 'http' && size.register !== 'direct')
+  throw new Error('REGISTER must be "http" or "direct"');
+if (size.ratings !== 'http' && size.ratings !== 'bulk') throw new Error('RATINGS must be "http" or "bulk"');
 if (size.pg !== 'private' && size.pg !== 'shared') throw new Error('PG must be "private" or "shared"');
 
 const started = Date.now();
@@ -143,7 +162,11 @@ function runCli(label: string, args: string[], env: Record<string, string>): Pro
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', join(REPO_ROOT, 'services/cli/src/main.ts'), ...args],
-      { cwd: REPO_ROOT, env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
     let stdout = '';
     let stderr = '';
@@ -160,7 +183,8 @@ function runCli(label: string, args: string[], env: Record<string, string>): Pro
 
 async function runCliOk(label: string, args: string[], env: Record<string, string>): Promise<CliRun> {
   const r = await runCli(label, args, env);
-  if (r.code !== 0) throw new Error(`ridetally ${args[0]} exited ${r.code}: ${(r.stderr + r.stdout).slice(-2000)}`);
+  if (r.code !== 0)
+    throw new Error(`ridetally ${args[0]} exited ${r.code}: ${(r.stderr + r.stdout).slice(-2000)}`);
   return r;
 }
 
@@ -176,20 +200,132 @@ function roundRobin(urls: readonly string[], base: string): FetchLike {
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en');
 
+async function pool<T>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+/**
+ * REGISTER=direct: the rider app's registration and binding calls (the registry's registerPerson and
+ * bindMedium, which `POST /v1/persons` and `POST /v1/persons/{id}/media` run) in this process,
+ * without HTTP — the same rows, for runs where ~113,000 requests would take too long.
+ */
+async function registerDirect(
+  db: Database,
+  masterKey: string,
+  persons: readonly SimPerson[],
+  concurrency: number,
+): Promise<{ personIds: Map<string, string>; stats: { registered: number; bindings: number } }> {
+  const deps = { db, keyring: keyringFromEnv(masterKey), now: () => new Date() };
+  const personIds = new Map<string, string>();
+  const stats = { registered: 0, bindings: 0 };
+  await pool(
+    persons.filter((p) => p.registered),
+    concurrency,
+    async (person) => {
+      const { personId } = await registerPerson(deps, {
+        idNumber: person.idNumber,
+        name: person.name,
+        phone: person.phone,
+      });
+      personIds.set(person.ref, personId);
+      stats.registered++;
+      for (const m of person.media) {
+        if (m.validFrom === null) continue;
+        await bindMedium(deps, {
+          personId,
+          type: m.type,
+          id: m.type === 'id_card' ? 'self' : m.id,
+          kind: m.kind ?? undefined,
+          validFrom: m.validFrom,
+          validTo: m.validTo ?? undefined,
+        });
+        stats.bindings++;
+      }
+    },
+  );
+  return { personIds, stats };
+}
+
+/** RATINGS=bulk: ratings.ndjson into `ratings` in chunks (insertRatingsBulk); counts need a recompute after. */
+async function loadRatingsBulk(
+  db: Database,
+  ratingsFile: string,
+  personIds: ReadonlyMap<string, string>,
+): Promise<{ ratings: number; inserted: number; missingTap: number; unknownPerson: number }> {
+  const stats = { ratings: 0, inserted: 0, missingTap: 0, unknownPerson: 0 };
+  const { createReadStream } = await import('node:fs');
+  const { createInterface } = await import('node:readline');
+  let chunk: BulkRating[] = [];
+  const flush = async () => {
+    const r = await insertRatingsBulk(db, chunk, 'scale-quarter-bulk');
+    stats.inserted += r.inserted;
+    stats.missingTap += r.missingTap;
+    chunk = [];
+  };
+  for await (const line of createInterface({ input: createReadStream(ratingsFile), crlfDelay: Infinity })) {
+    if (!line.trim()) continue;
+    const r = JSON.parse(line) as RatingRecord;
+    stats.ratings++;
+    const personId = personIds.get(r.personRef);
+    if (!personId) {
+      stats.unknownPerson++;
+      continue;
+    }
+    chunk.push({ personId, deviceId: r.deviceId, seq: r.seq, score: r.score, ratedAt: r.ratedAt });
+    if (chunk.length >= 20_000) await flush();
+  }
+  if (chunk.length > 0) await flush();
+  return stats;
+}
+
 // ------------------------------------------------------------------------------------ the run
 
 async function main(): Promise<number> {
   const cleanup = createCleanup();
+  const out = process.env.OUT ?? (await mkdtemp(join(tmpdir(), 'rt-scale-quarter-')));
+  const services: NodeProcess[] = [];
+  const report: Record<string, unknown> = { size, out, startedAt: new Date(started).toISOString() };
+  let liveTaps: { stats: object; started: number } | undefined;
+  const finishReport = (): void => {
+    for (const s of services) notePeak(s.name, peakRssMiB(s.child.pid));
+    notePeak(
+      'driver (this process: generation, oracle, HTTP client)',
+      Math.round(process.resourceUsage().maxRSS / 1024),
+    );
+    report.phases = phases;
+    report.peakRssMiB = Object.fromEntries(peakRss);
+    report.loadAverage = {
+      min: Math.min(...loadSamples),
+      mean: loadSamples.reduce((a, b) => a + b, 0) / Math.max(1, loadSamples.length),
+      max: Math.max(...loadSamples),
+    };
+    report.totalSeconds = Math.round((Date.now() - started) / 1000);
+  };
+  // Stopped before the end (Ctrl-C, a deadline): say how far it got, then clean up.
   const stop = (signal: string) => {
-    log(`${signal}: cleaning up`);
-    void runAllCleanups().then(() => process.exit(130));
+    log(`${signal}: writing the partial report, cleaning up`);
+    report.stoppedBy = signal;
+    if (liveTaps && report.taps === undefined)
+      report.tapsSoFar = { ...liveTaps.stats, seconds: (Date.now() - liveTaps.started) / 1000 };
+    finishReport();
+    const text = JSON.stringify(report, null, 2) + '\n';
+    process.stdout.write(text);
+    void writeFile(join(out, 'scale-quarter-report.partial.json'), text)
+      .catch(() => undefined)
+      .then(() => runAllCleanups())
+      .then(() => process.exit(130));
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
-  const out = process.env.OUT ?? (await mkdtemp(join(tmpdir(), 'rt-scale-quarter-')));
   log(`size ${JSON.stringify(size)}; output ${out}`);
-  const services: NodeProcess[] = [];
-  const report: Record<string, unknown> = { size, out, startedAt: new Date(started).toISOString() };
   try {
     // ---- setup
     let databaseUrl: string;
@@ -216,10 +352,29 @@ async function main(): Promise<number> {
       DATABASE_POOL_SIZE: '5',
     };
     await runCliOk('cli migrate', ['migrate'], env);
-    const simArgs = ['--seed', size.seed, '--scale', String(size.scale), '--days', String(size.days), '--start', size.start];
+    const simArgs = [
+      '--seed',
+      size.seed,
+      '--scale',
+      String(size.scale),
+      '--days',
+      String(size.days),
+      '--start',
+      size.start,
+    ];
     await runCliOk(
       'cli simulate --setup-only',
-      ['simulate', ...simArgs, '--out', out, '--url', 'http://127.0.0.1:9', '--setup', 'direct', '--setup-only'],
+      [
+        'simulate',
+        ...simArgs,
+        '--out',
+        out,
+        '--url',
+        'http://127.0.0.1:9',
+        '--setup',
+        'direct',
+        '--setup-only',
+      ],
       env,
     );
     const secrets = new Map<string, string>();
@@ -228,7 +383,8 @@ async function main(): Promise<number> {
       const d = JSON.parse(line) as { deviceId: string; secret: string };
       secrets.set(d.deviceId, d.secret);
     }
-    const clientToken = (JSON.parse(await readFile(join(out, 'client.json'), 'utf8')) as { token: string }).token;
+    const clientToken = (JSON.parse(await readFile(join(out, 'client.json'), 'utf8')) as { token: string })
+      .token;
     const redis = await startPrivateRedis(cleanup);
 
     const ingestUrls: string[] = [];
@@ -242,7 +398,13 @@ async function main(): Promise<number> {
           cleanup,
           `tap-ingest-${i}`,
           'services/tap-ingest/src/main.ts',
-          { ...env, NODE_ENV: 'production', PORT: String(port), INGEST_WORKERS: '1', DATABASE_POOL_SIZE: '6' },
+          {
+            ...env,
+            NODE_ENV: 'production',
+            PORT: String(port),
+            INGEST_WORKERS: '1',
+            DATABASE_POOL_SIZE: '6',
+          },
           `http://127.0.0.1:${port}/readyz`,
         ),
       );
@@ -281,10 +443,12 @@ async function main(): Promise<number> {
     if (size.counts === 'worker')
       for (let i = 0; i < size.aggregators; i++)
         starting.push(
-          spawnService(cleanup, `aggregator-${i}`, 'services/aggregator/src/main.ts', aggregatorEnv).then((p) => {
-            aggregators.push(p);
-            return p;
-          }),
+          spawnService(cleanup, `aggregator-${i}`, 'services/aggregator/src/main.ts', aggregatorEnv).then(
+            (p) => {
+              aggregators.push(p);
+              return p;
+            },
+          ),
         );
     services.push(...(await Promise.all(starting)));
     // Sample every service's peak RSS now and then (VmHWM is kept by the kernel; this only
@@ -308,9 +472,29 @@ async function main(): Promise<number> {
       fetch: roundRobin(riderUrls, riderBase),
       maxAttempts: 12,
     };
-    const { personIds, stats: registration } = await registerRiders(rider, city.persons);
-    await writeFile(join(out, 'persons.csv'), personsCsv(personIds));
-    endPhase('register', `${registration.registered} riders, ${registration.bindings} bindings`);
+    const lookup = await openDatabase({ url: databaseUrl, poolSize: 8, applicationName: 'scale-quarter' });
+    cleanup.add('close lookup pool', () => lookup.close());
+    // With COUNTS=recompute nothing is counted while loading, so the riders register alongside the
+    // taps (in the field, too, riders register while buses run); otherwise before them.
+    const registerStarted = Date.now();
+    const registering = (async () => {
+      const { personIds, stats } =
+        size.register === 'http'
+          ? await registerRiders(rider, city.persons)
+          : await registerDirect(
+              lookup.db,
+              env.RIDETALLY_MASTER_KEY!,
+              city.persons,
+              size.registerConcurrency,
+            );
+      await writeFile(join(out, 'persons.csv'), personsCsv(personIds));
+      const seconds = (Date.now() - registerStarted) / 1000;
+      const detail = `${stats.registered} riders, ${stats.bindings} bindings in ${fmt(seconds)} s (${size.register === 'http' ? 'rider-app API' : 'registry calls in-process'})`;
+      log(`registered: ${detail}`);
+      return { personIds, detail };
+    })();
+    const alongside = size.counts === 'recompute';
+    if (!alongside) endPhase('register', (await registering).detail);
 
     // ---- taps through tap-ingest
     const ingestBase = 'http://ingest';
@@ -326,6 +510,7 @@ async function main(): Promise<number> {
     let generatedTaps = 0;
     let waitMs = 0;
     const tapsStarted = Date.now();
+    liveTaps = { stats: poster.stats, started: tapsStarted };
     const truth = await runSimulation(
       city,
       {
@@ -336,9 +521,13 @@ async function main(): Promise<number> {
         },
         async ratings(ratings) {
           if (ratings.length)
-            await writeFile(ratingsFile, ratings.map((r) => JSON.stringify(toRatingRecord(r))).join('\n') + '\n', {
-              flag: 'a',
-            });
+            await writeFile(
+              ratingsFile,
+              ratings.map((r) => JSON.stringify(toRatingRecord(r))).join('\n') + '\n',
+              {
+                flag: 'a',
+              },
+            );
         },
       },
       (p) => {
@@ -359,44 +548,59 @@ async function main(): Promise<number> {
       'taps',
       `${fmt(taps.accepted)} accepted + ${fmt(taps.duplicates)} duplicates in ${fmt(taps.requests)} requests = ${fmt(taps.accepted / tapsSeconds)} taps/s; generation ${fmt((tapsSeconds * 1000 - waitMs) / 1000)} s of it`,
     );
+    const { personIds, detail: registered } = await registering;
+    if (alongside) endPhase('register (alongside the taps; time after them)', registered);
     const periods = await writeGroundTruth(city, truth, join(out, 'ground-truth'));
     report.truth = truth.totals;
     report.taps = { ...taps, seconds: tapsSeconds, tapsPerSecond: taps.accepted / tapsSeconds };
 
-    // ---- ratings through the rider app
-    const lookup = await openDatabase({ url: databaseUrl, poolSize: 2, applicationName: 'scale-quarter' });
-    cleanup.add('close lookup pool', () => lookup.close());
+    // ---- ratings through the rider app (or bulk-loaded)
     const ratingsStarted = Date.now();
-    let lastLog = Date.now();
-    const ratings = await postRatingsByTapId(
-      rider,
-      ratingsFile,
-      personIds,
-      async (keys) => {
-        const rows = await findTapIdsByDeviceSeq(lookup.db, keys);
-        return new Map(rows.map((r) => [tapKey(r.device_id, r.seq), r.tap_id]));
-      },
-      (s) => {
-        if (Date.now() - lastLog < 30_000) return;
-        lastLog = Date.now();
-        log(`ratings ${fmt(s.ratings)} (${fmt(s.ratings / ((Date.now() - ratingsStarted) / 1000))}/s), accepted ${fmt(s.accepted)}`);
-      },
-    );
-    const ratingsSeconds = (Date.now() - ratingsStarted) / 1000;
-    endPhase(
-      'ratings',
-      `${fmt(ratings.ratings)} posted, ${fmt(ratings.accepted)} accepted, refused ${JSON.stringify(ratings.refused)}, ${ratings.duplicates} in an already rated ride, ${ratings.unresolved} unresolved = ${fmt(ratings.ratings / ratingsSeconds)} ratings/s`,
-    );
-    report.ratings = { ...ratings, seconds: ratingsSeconds };
+    if (size.ratings === 'bulk') {
+      const bulk = await loadRatingsBulk(lookup.db, ratingsFile, personIds);
+      const seconds = (Date.now() - ratingsStarted) / 1000;
+      endPhase('ratings', `bulk-loaded: ${JSON.stringify(bulk)} = ${fmt(bulk.ratings / seconds)} ratings/s`);
+      report.ratings = { ...bulk, seconds, path: 'bulk' };
+    } else {
+      let lastLog = Date.now();
+      const ratings = await postRatingsByTapId(
+        rider,
+        ratingsFile,
+        personIds,
+        async (keys) => {
+          const rows = await findTapIdsByDeviceSeq(lookup.db, keys);
+          return new Map(rows.map((r) => [tapKey(r.device_id, r.seq), r.tap_id]));
+        },
+        (s) => {
+          if (Date.now() - lastLog < 30_000) return;
+          lastLog = Date.now();
+          log(
+            `ratings ${fmt(s.ratings)} (${fmt(s.ratings / ((Date.now() - ratingsStarted) / 1000))}/s), accepted ${fmt(s.accepted)}`,
+          );
+        },
+      );
+      const ratingsSeconds = (Date.now() - ratingsStarted) / 1000;
+      endPhase(
+        'ratings',
+        `${fmt(ratings.ratings)} posted, ${fmt(ratings.accepted)} accepted, refused ${JSON.stringify(ratings.refused)}, ${ratings.duplicates} in an already rated ride, ${ratings.unresolved} unresolved = ${fmt(ratings.ratings / ratingsSeconds)} ratings/s`,
+      );
+      report.ratings = { ...ratings, seconds: ratingsSeconds, path: 'rider-app API' };
+    }
 
     // ---- drain (the workers count), or recompute
     const pending = async (): Promise<number> => {
-      const { rows } = await sql<{ n: string }>`SELECT count(*)::text AS n FROM outbox WHERE processed_at IS NULL`.execute(
-        lookup.db,
-      );
+      const { rows } = await sql<{
+        n: string;
+      }>`SELECT count(*)::text AS n FROM outbox WHERE processed_at IS NULL`.execute(lookup.db);
       return Number(rows[0]!.n);
     };
-    let countsBy: string = size.counts === 'worker' ? 'the aggregator workers (incremental)' : 'recompute';
+    const workersOnly = 'the aggregator workers (incremental)';
+    let countsBy: string =
+      size.counts === 'recompute'
+        ? 'recompute (no aggregator ran)'
+        : size.ratings === 'bulk'
+          ? 'the aggregator workers for the taps, then recompute (bulk-loaded ratings have no outbox rows)'
+          : workersOnly;
     if (size.counts === 'worker') {
       const deadline = size.drainTimeoutS > 0 ? Date.now() + size.drainTimeoutS * 1000 : Infinity;
       let quiet = 0;
@@ -417,7 +621,7 @@ async function main(): Promise<number> {
         endPhase('drain', `timed out, ${fmt(left)} outbox rows pending`);
       } else endPhase('drain', 'outbox empty');
     }
-    if (countsBy !== 'the aggregator workers (incremental)') {
+    if (countsBy !== workersOnly) {
       for (const a of aggregators) {
         notePeak(a.name, peakRssMiB(a.child.pid));
         await a.kill('SIGTERM');
@@ -429,7 +633,9 @@ async function main(): Promise<number> {
     }
     report.countsBy = countsBy;
     const { rows: stored } = await sql<{ taps: string; keys: string }>`
-      SELECT (SELECT count(*) FROM taps)::text AS taps, (SELECT count(*) FROM tap_keys)::text AS keys`.execute(lookup.db);
+      SELECT (SELECT count(*) FROM taps)::text AS taps, (SELECT count(*) FROM tap_keys)::text AS keys`.execute(
+      lookup.db,
+    );
     report.stored = { taps: Number(stored[0]!.taps), tapKeys: Number(stored[0]!.keys) };
 
     // ---- verify
@@ -458,32 +664,31 @@ async function main(): Promise<number> {
     if (size.check) {
       const checks: Record<string, number | null> = {};
       for (const period of periods) {
-        const c = await runCli(`cli recompute --check ${period}`, ['recompute', '--period', period, '--check'], env);
+        const c = await runCli(
+          `cli recompute --check ${period}`,
+          ['recompute', '--period', period, '--check'],
+          env,
+        );
         checks[period] = c.code;
         if (c.code !== 0) {
           differences++;
-          log(`recompute --check ${period}: exit ${c.code} ${(c.stdout + c.stderr).trim().split('\n').slice(-3).join(' | ')}`);
+          log(
+            `recompute --check ${period}: exit ${c.code} ${(c.stdout + c.stderr).trim().split('\n').slice(-3).join(' | ')}`,
+          );
         }
         endPhase(`check ${period}`, `exit ${c.code}`);
       }
       report.checks = checks;
     }
 
-    for (const s of services) notePeak(s.name, peakRssMiB(s.child.pid));
-    notePeak('driver (this process: generation, oracle, HTTP client)', Math.round(process.resourceUsage().maxRSS / 1024));
-    report.phases = phases;
-    report.peakRssMiB = Object.fromEntries(peakRss);
-    report.loadAverage = {
-      min: Math.min(...loadSamples),
-      mean: loadSamples.reduce((a, b) => a + b, 0) / Math.max(1, loadSamples.length),
-      max: Math.max(...loadSamples),
-    };
-    report.totalSeconds = Math.round((Date.now() - started) / 1000);
+    finishReport();
     report.differences = differences;
     await writeFile(join(out, 'scale-quarter-report.json'), JSON.stringify(report, null, 2) + '\n');
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     const failed = Object.keys(taps.failed).length > 0;
-    log(`done: ${differences} differences; counts by ${countsBy}${failed ? `; failed batches ${JSON.stringify(taps.failed)}` : ''}`);
+    log(
+      `done: ${differences} differences; counts by ${countsBy}${failed ? `; failed batches ${JSON.stringify(taps.failed)}` : ''}`,
+    );
     return differences === 0 && !failed ? 0 : 1;
   } finally {
     await cleanup.run();
