@@ -472,7 +472,11 @@ async function main(): Promise<number> {
       fetch: roundRobin(riderUrls, riderBase),
       maxAttempts: 12,
     };
-    const lookup = await openDatabase({ url: databaseUrl, poolSize: 8, applicationName: 'scale-quarter' });
+    const lookup = await openDatabase({
+      url: databaseUrl,
+      poolSize: size.registerConcurrency + 2,
+      applicationName: 'scale-quarter',
+    });
     cleanup.add('close lookup pool', () => lookup.close());
     // With COUNTS=recompute nothing is counted while loading, so the riders register alongside the
     // taps (in the field, too, riders register while buses run); otherwise before them.
@@ -493,6 +497,9 @@ async function main(): Promise<number> {
       log(`registered: ${detail}`);
       return { personIds, detail };
     })();
+    // Awaited below; a failure meanwhile must not be an unhandled rejection (it ends the process
+    // without the cleanup).
+    registering.catch(() => undefined);
     const alongside = size.counts === 'recompute';
     if (!alongside) endPhase('register', (await registering).detail);
 
@@ -694,6 +701,15 @@ async function main(): Promise<number> {
     await cleanup.run();
   }
 }
+
+process.on('uncaughtException', (err) => {
+  log(`uncaught exception: ${err.stack ?? err.message}`);
+  void runAllCleanups().then(() => process.exit(1));
+});
+process.on('unhandledRejection', (err) => {
+  log(`unhandled rejection: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  void runAllCleanups().then(() => process.exit(1));
+});
 
 main().then(
   (code) => process.exit(code),

@@ -1,6 +1,9 @@
 import { createHmac } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createTapPoster, type FetchLike } from './http.driver';
+import { createTapPoster, postRatingsByTapId, tapKey, type FetchLike } from './http.driver';
 import type { SimTap, TapBatch } from './traffic.model';
 
 function batch(deviceId: string, seqs: number[]): TapBatch {
@@ -158,5 +161,81 @@ describe('tap poster (SPEC §3 client)', () => {
     await poster.drain();
     expect(sleeps).toEqual([500, 1000]);
     expect(poster.stats.accepted).toBe(150);
+  });
+});
+
+describe('ratings by tap id (postRatingsByTapId)', () => {
+  it('looks the tap ids up once per chunk, posts each rating on its own tap, and counts outcomes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sim-ratings-'));
+    const file = join(dir, 'ratings.ndjson');
+    const record = (personRef: string, deviceId: string, seq: number, ratedAt: string) => ({
+      personRef,
+      deviceId,
+      seq,
+      tappedAt: '2022-05-09T07:41:02+08:00',
+      vehicleId: 'V0001',
+      routeId: 'R1',
+      mediaType: 'transit_card',
+      score: 5,
+      ratedAt,
+      forwardedAt: ratedAt,
+    });
+    const records = [
+      record('P1', 'D1', 1, '2022-05-09T08:00:00+08:00'), // accepted
+      record('P1', 'D1', 2, '2022-05-09T08:01:00+08:00'), // same ride: 409
+      record('P2', 'D2', 7, '2022-05-20T08:00:00+08:00'), // after the window: 422
+      record('P3', 'D2', 8, '2022-05-09T08:00:00+08:00'), // tap not stored: unresolved
+      record('P9', 'D1', 3, '2022-05-09T08:00:00+08:00'), // person not registered: unresolved
+    ];
+    await writeFile(file, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const tapIds = new Map([
+      [tapKey('D1', 1), 101],
+      [tapKey('D1', 2), 102],
+      [tapKey('D1', 3), 103],
+      [tapKey('D2', 7), 207],
+    ]);
+    const lookups: number[] = [];
+    const posted: { path: string; body: { personId: string; ratedAt: string } }[] = [];
+    const fetch: FetchLike = (url, init) => {
+      const path = new URL(url).pathname;
+      const body = JSON.parse(init.body!) as { personId: string; ratedAt: string };
+      posted.push({ path, body });
+      const status = path === '/v1/rides/102/rating' ? 409 : path === '/v1/rides/207/rating' ? 422 : 201;
+      return Promise.resolve({ status, headers: { get: () => null }, text: () => Promise.resolve('{}') });
+    };
+    const stats = await postRatingsByTapId(
+      { baseUrl: 'http://rider', clientToken: 't', concurrency: 4, fetch },
+      file,
+      new Map([
+        ['P1', 'person-1'],
+        ['P2', 'person-2'],
+        ['P3', 'person-3'],
+      ]),
+      (keys) => {
+        lookups.push(keys.length);
+        return Promise.resolve(
+          new Map(
+            keys.flatMap((k) => {
+              const id = tapIds.get(tapKey(k.deviceId, k.seq));
+              return id === undefined ? [] : [[tapKey(k.deviceId, k.seq), id] as const];
+            }),
+          ),
+        );
+      },
+      undefined,
+      3,
+    );
+    expect(lookups).toEqual([3, 2]);
+    expect(stats).toEqual({ ratings: 5, accepted: 1, duplicates: 1, refused: { '422': 1 }, unresolved: 2 });
+    // P1's two ratings went one after the other, in file order, each naming its own tap.
+    expect(posted.filter((p) => p.body.personId === 'person-1').map((p) => p.path)).toEqual([
+      '/v1/rides/101/rating',
+      '/v1/rides/102/rating',
+    ]);
+    expect(posted.find((p) => p.path === '/v1/rides/207/rating')?.body).toEqual({
+      personId: 'person-2',
+      score: 5,
+      ratedAt: '2022-05-20T08:00:00+08:00',
+    });
   });
 });

@@ -75,6 +75,8 @@ export async function insertRatingsBulk(
       ON CONFLICT (person_id, ride_first_tap_id) DO NOTHING
       RETURNING 1
     )
-    SELECT (SELECT count(*) FROM ins)::text AS inserted, (SELECT count(*) FROM matched)::text AS matched`.execute(db);
+    SELECT (SELECT count(*) FROM ins)::text AS inserted, (SELECT count(*) FROM matched)::text AS matched`.execute(
+    db,
+  );
   return { inserted: Number(rows[0]!.inserted), missingTap: ratings.length - Number(rows[0]!.matched) };
 }
