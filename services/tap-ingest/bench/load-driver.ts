@@ -88,7 +88,9 @@ let failed = 0;
 let accepted = 0;
 let duplicates = 0;
 let totalAccepted = 0;
+let totalRequests = 0;
 let cursor = 0;
+const cpuAtStart = process.cpuUsage();
 
 async function worker(): Promise<void> {
   while (performance.now() < endMs) {
@@ -97,6 +99,7 @@ async function worker(): Promise<void> {
     device.next += tapsPerRequest;
     const r = await send(device.deviceId, device.secret, buildBody(seq0));
     totalAccepted += r.accepted;
+    totalRequests++;
     if (performance.now() - r.ms >= measureFrom && performance.now() <= endMs) {
       requests++;
       latencies.push(r.ms);
@@ -108,6 +111,7 @@ async function worker(): Promise<void> {
 }
 
 await Promise.all(Array.from({ length: concurrency }, () => worker()));
+const cpu = process.cpuUsage(cpuAtStart);
 agent.destroy();
 latencies.sort((a, b) => a - b);
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
@@ -122,6 +126,9 @@ process.stdout.write(
     accepted,
     duplicates,
     totalAccepted,
+    totalRequests,
+    /** The driver's own CPU over the whole run (warm-up included), in seconds. */
+    driverCpuS: (cpu.user + cpu.system) / 1e6,
     requestsPerS: requests / (durationMs / 1000),
     tapsPerS: accepted / (durationMs / 1000),
     p50Ms: pct(50),

@@ -4,7 +4,7 @@
  * body); `createIngestApp` wraps it as the standalone service with health, readiness and metrics.
  */
 import { Router, type Express } from 'express';
-import { pingDatabase, type Database } from '@ridetally/db';
+import { pingDatabase, type Database, type DatabaseHandle } from '@ridetally/db';
 import { createMemoryRateLimiter, createServiceApp, unlimitedRateLimiter, type RateLimiter } from '@ridetally/http';
 import type { Keyring } from '@ridetally/keyring';
 import type { Logger, Registry } from '@ridetally/telemetry';
@@ -18,6 +18,8 @@ import { registerTapsRoutes } from './routes/taps.routes';
 
 export interface IngestDeps {
   db: Database;
+  /** PostgreSQL: the pool behind `db`; the group commit then runs its statement prepared. */
+  pool?: DatabaseHandle['pool'];
   keyring: Keyring;
   logger: Logger;
   registry: Registry;
@@ -44,6 +46,7 @@ export function createIngestRouter(deps: IngestDeps): IngestModule {
   const credentials = createDeviceCredentialStore({ db: deps.db, keyring: deps.keyring, ttlMs: config.deviceCacheTtlMs, now });
   const committer = createGroupCommitter({
     db: deps.db,
+    pool: deps.pool,
     maxTaps: config.groupMaxTaps,
     maxWaitMs: config.groupMaxWaitMs,
     maxInFlight: config.maxInFlight,

@@ -58,7 +58,7 @@ describe('commitGroup', () => {
 describe('createGroupCommitter', () => {
   it('stores each key once when many requests race over several groups in flight', async () => {
     const groups: number[] = [];
-    const committer = createGroupCommitter({ db: db.db, maxTaps: 7, maxWaitMs: 1, maxInFlight: 3, onGroup: (s) => groups.push(s.requests) });
+    const committer = createGroupCommitter({ db: db.db, pool: db.pool, maxTaps: 7, maxWaitMs: 1, maxInFlight: 3, onGroup: (s) => groups.push(s.requests) });
     const requests = Array.from({ length: 60 }, (_, i) => req(tap('C', i % 10), tap('C', (i * 7) % 10), tap('C', 100 + i)));
     const outcomes = await Promise.all(requests.map((r) => committer.submit(r)));
     await committer.close();

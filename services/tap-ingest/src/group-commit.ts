@@ -15,6 +15,7 @@ import {
   insertQuarantinedTaps,
   insertTapGroup,
   type Database,
+  type DatabaseHandle,
   type QuarantineRow,
   type TapInsertRow,
 } from '@ridetally/db';
@@ -49,6 +50,8 @@ export interface GroupCommitter {
 
 export interface GroupCommitOptions {
   db: Database;
+  /** PostgreSQL: the pool behind `db`, to run the group statement prepared (planned once per connection). */
+  pool?: DatabaseHandle['pool'];
   maxTaps: number;
   maxWaitMs: number;
   maxInFlight: number;
@@ -73,7 +76,7 @@ const keyOf = (t: { deviceId: string; seq: number }) => `${t.deviceId}\u0000${t.
  * the round trips, not the rows, dominate). Keys that were not new are then classified by their
  * stored hash; seq conflicts are quarantined before anyone is answered.
  */
-export async function commitGroup(db: Database, reqs: GroupRequest[]): Promise<TapOutcome[][]> {
+export async function commitGroup(db: Database, reqs: GroupRequest[], pool?: DatabaseHandle['pool']): Promise<TapOutcome[][]> {
   const candidates: PendingTap[] = [];
   const candidateByKey = new Map<string, PendingTap>();
   for (const r of reqs) {
@@ -89,6 +92,7 @@ export async function commitGroup(db: Database, reqs: GroupRequest[]): Promise<T
     db,
     candidates,
     reqs.flatMap((r) => r.quarantine),
+    pool,
   );
   const insertedKeys = new Set(inserted.map((r) => keyOf({ deviceId: r.device_id, seq: r.seq })));
   // The hash each key is stored with: ours when we inserted it, else the one already there
@@ -121,7 +125,7 @@ export async function commitGroup(db: Database, reqs: GroupRequest[]): Promise<T
 }
 
 export function createGroupCommitter(options: GroupCommitOptions): GroupCommitter {
-  const { db, maxTaps, maxWaitMs, maxInFlight, onGroup, isUnavailable = () => true } = options;
+  const { db, pool, maxTaps, maxWaitMs, maxInFlight, onGroup, isUnavailable = () => true } = options;
   let queue: Waiting[] = [];
   let queuedTaps = 0;
   let inFlight = 0;
@@ -136,6 +140,7 @@ export function createGroupCommitter(options: GroupCommitOptions): GroupCommitte
       const outcomes = await commitGroup(
         db,
         group.map((w) => w.req),
+        pool,
       );
       group.forEach((w, i) => w.resolve(outcomes[i]!));
       const accepted = outcomes.reduce((n, o) => n + o.filter((x) => x === 'accepted').length, 0);

@@ -58,7 +58,7 @@ async function startWorker(): Promise<void> {
         })
       : undefined;
   await rateLimiter?.ready(5000).catch(() => logger.warn('rate limiter: Redis not reachable at start, using the local bucket until it is'));
-  const ingest = createIngestApp({ db: handle.db, keyring, logger, registry, config, rateLimiter });
+  const ingest = createIngestApp({ db: handle.db, pool: handle.pool, keyring, logger, registry, config, rateLimiter });
   if (env.TRUST_PROXY) ingest.app.set('trust proxy', true);
   const preloaded = await ingest.credentials.preload();
 

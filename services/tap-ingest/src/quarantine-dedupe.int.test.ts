@@ -64,7 +64,8 @@ describe('quarantine identity (device, seq, content hash)', () => {
     // Each group holds the rejects in another order (reversed, rotated): lock order must not depend on it.
     const orders = [rejects, [...rejects].reverse(), [...rejects.slice(17), ...rejects.slice(0, 17)]];
     for (let round = 0; round < 3; round++) {
-      await Promise.all(orders.flatMap((q) => [commitGroup(db.db, [{ taps: [], quarantine: q }]), commitGroup(db.db, [{ taps: [], quarantine: q }])]));
+      // Through Kysely and as the prepared statement on the pool (what the service does on PostgreSQL).
+      await Promise.all(orders.flatMap((q) => [commitGroup(db.db, [{ taps: [], quarantine: q }]), commitGroup(db.db, [{ taps: [], quarantine: q }], db.pool)]));
     }
     const distinct = new Set(rejects.map((r) => JSON.stringify([r.deviceId, r.seq, r.code, r.payload]))).size;
     const n = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM quarantined_taps WHERE device_id LIKE 'P%'`.execute(db.db)).rows[0]!.n;

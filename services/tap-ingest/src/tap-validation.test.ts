@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { nationalIdCheckChar } from '@ridetally/domain';
-import { isRejection, sanitiseForQuarantine, tapContentHash, validateTap, type ValidationContext, type ValidTap } from './tap-validation';
+import { fastParseTap, isRejection, sanitiseForQuarantine, tapContentHash, TapSchema, validateTap, type ValidationContext, type ValidTap } from './tap-validation';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 const ctx: ValidationContext = { nowMs: NOW, deviceVehicleId: 'V1', rejectVehicleMismatch: false };
@@ -94,5 +95,104 @@ describe('sanitiseForQuarantine', () => {
     let deep: unknown = 'x';
     for (let i = 0; i < 100; i++) deep = [deep];
     expect(JSON.stringify(sanitiseForQuarantine(deep, hash))).toContain('[nested too deep]');
+  });
+});
+
+describe('fastParseTap (the hot path without zod)', () => {
+  // Values near every boundary the contract has: lengths, control characters, dates, kinds, types.
+  const text = fc.oneof(
+    fc.constantFrom('V1', 'R1', 'S12', '', 'x'.repeat(64), 'x'.repeat(65), 'a\u0000b', 'tab\t', '\u007f', '车站', '\ud800'),
+    fc.string({ maxLength: 70 }),
+  );
+  const value = fc.oneof(text, fc.integer(), fc.double(), fc.constant(null), fc.boolean(), fc.constant([]), fc.constant({}));
+  const dates = fc.oneof(
+    fc.constantFrom(
+      '2022-05-09T07:41:02+08:00',
+      '2022-05-09T07:41:02.123Z',
+      '2022-05-09T07:41:02',
+      '2022-05-09 07:41:02Z',
+      '2022-02-29T00:00:00Z',
+      '2024-02-29T00:00:00Z',
+      '2022-13-01T00:00:00Z',
+      '2022-05-09T24:00:00Z',
+      '2022-05-09T07:41:02+0800',
+      '2022-05-09T07:41:02.123456789-05:30',
+    ),
+    fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+    fc.string(),
+  );
+  const media = fc.record(
+    {
+      type: fc.oneof(fc.constantFrom('transit_card', 'ecard', 'qr', 'id_card', 'bus_pass', 'TRANSIT_CARD'), value),
+      id: text,
+      cardKind: fc.oneof(fc.constantFrom('normal', 'senior', 'discount', 'teacher', 'gold'), value),
+      issuer: fc.oneof(fc.constantFrom('lvliang_union', 'alipay', 'cmcc_sim', 'visa'), value),
+      colour: value,
+    },
+    { requiredKeys: [] },
+  );
+  const tapArb = fc.record(
+    {
+      seq: fc.oneof(fc.nat(), fc.constantFrom(-1, 1.5, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 1, -0, NaN), value),
+      tappedAt: fc.oneof(dates, value),
+      vehicleId: text,
+      routeId: text,
+      stopId: fc.oneof(text, fc.constant(null), value),
+      media: fc.oneof(media, value),
+      extra: value,
+    },
+    { requiredKeys: [] },
+  );
+
+  // Well-formed taps, then the same with one field replaced or removed (near misses).
+  const goodMedia = fc.oneof(
+    fc.record({ type: fc.constant('transit_card'), id: fc.constantFrom('3101000012345678', 'C'), cardKind: fc.constantFrom('normal', 'senior', 'discount', 'teacher') }),
+    fc.record({ type: fc.constant('ecard'), id: fc.constant('E1'), issuer: fc.constantFrom('lvliang_union', 'alipay', 'cmcc_sim') }),
+    fc.record({ type: fc.constantFrom('qr', 'id_card'), id: fc.constantFrom('acct', ID) }),
+  );
+  const goodTap = fc.record(
+    {
+      seq: fc.nat(),
+      tappedAt: fc.constantFrom('2022-05-09T07:41:02+08:00', '2023-01-01T00:00:00.5Z'),
+      vehicleId: fc.constantFrom('V1', 'x'.repeat(64)),
+      routeId: fc.constant('R1'),
+      stopId: fc.constantFrom('S1', null),
+      media: goodMedia,
+    },
+    { requiredKeys: ['seq', 'tappedAt', 'vehicleId', 'routeId', 'media'] },
+  );
+  const nearMiss = fc
+    .tuple(goodTap, fc.constantFrom('seq', 'tappedAt', 'vehicleId', 'routeId', 'stopId', 'media', 'extra', 'media.type', 'media.id', 'media.cardKind', 'media.issuer', 'media.extra'), fc.oneof(value, dates, text), fc.boolean())
+    .map(([t, key, v, remove]) => {
+      const out: Record<string, unknown> = { ...t, media: { ...t.media } };
+      const [holder, k] = key.startsWith('media.') ? [out.media as Record<string, unknown>, key.slice(6)] : [out, key];
+      if (remove) delete holder[k];
+      else holder[k] = v;
+      return out;
+    });
+
+  it('accepts only what TapSchema accepts, and yields the same tap', () => {
+    let fast = 0;
+    fc.assert(
+      fc.property(fc.oneof(goodTap, nearMiss, tapArb, value), (raw) => {
+        const quick = fastParseTap(raw);
+        const full = TapSchema.safeParse(raw);
+        if (quick) {
+          fast++;
+          expect(full.success).toBe(true);
+          expect(quick).toEqual(full.data);
+        }
+      }),
+      { numRuns: 5000 },
+    );
+    // The generator must reach the fast path often, or the property says little.
+    expect(fast).toBeGreaterThan(300);
+  });
+
+  it('takes the well-formed taps of the contract', () => {
+    expect(fastParseTap(tap())).toBeDefined();
+    expect(fastParseTap(tap({ stopId: null, media: { type: 'ecard', id: 'E1', issuer: 'alipay' } }))).toBeDefined();
+    expect(fastParseTap(tap({ extra: 1 }))).toBeUndefined();
+    expect(fastParseTap(JSON.parse('{"__proto__": 1, "seq": 1}'))).toBeUndefined();
   });
 });
