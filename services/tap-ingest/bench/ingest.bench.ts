@@ -210,7 +210,7 @@ try {
     INGEST_DEVICE_RATE_PER_S: '0',
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production',
-  }, { nodeArgs: (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean) });
+  }, { nodeArgs: (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean), readyTimeoutMs: 180_000 });
 
   let seq = 0;
   const rows: [string, DriverResult][] = [];
