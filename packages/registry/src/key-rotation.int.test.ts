@@ -23,12 +23,13 @@ const ID_B = makeIdNumber('140102', '19900101', 12);
 const now = () => new Date('2026-11-29T06:00:00Z');
 
 let tdb: TestDatabase;
+// A fresh database per test; generous hook timeouts: creating and dropping one waits on a busy server.
 beforeEach(async () => {
   tdb = await createTestDatabase(2);
-});
+}, 60_000);
 afterEach(async () => {
   await tdb.drop();
-});
+}, 60_000);
 
 async function idCardTap(idNumber: string, tappedAt: string, keyring = oldKr): Promise<number> {
   const tapId = await insertTap(tdb.db, { tappedAt, mediaType: 'id_card', mediaKey: keyring.hashIdNumber(idNumber) });

@@ -229,25 +229,37 @@ export interface TapRekey {
   tapped_at: Date;
   device_id: string;
   seq: number;
+  /** the media key the tap is stored under now */
+  from_media_key: string;
   media_key: string;
   media_ciphertext: Buffer;
   /** SHA-256 hex of the tap's canonical content under the new media key */
   content_hash: string;
 }
 
-/** Writes re-keyed taps and their tap_keys content hashes (two statements, same transaction). */
+/**
+ * Writes re-keyed taps and their tap_keys content hashes (two statements, same transaction). The
+ * extra conditions (old media keys, time span, tap ids) let the planner reach the rows through the
+ * taps_media and tap_keys_tap_id indexes and prune partitions; a bare join on the unnest would hash
+ * the whole of taps and tap_keys once per batch.
+ */
 export async function updateTapsRekeyed(trx: Transaction<DB>, rows: TapRekey[]): Promise<void> {
   if (rows.length === 0) return;
+  const times = rows.map((r) => r.tapped_at.getTime());
+  const from = new Date(Math.min(...times));
+  const to = new Date(Math.max(...times));
   await sql`
     UPDATE taps t SET media_key = u.k, media_ciphertext = decode(u.c, 'hex')
     FROM unnest(${rows.map((r) => String(r.tap_id))}::int8[], ${rows.map((r) => r.tapped_at.toISOString())}::timestamptz[],
                 ${rows.map((r) => r.media_key)}::text[], ${rows.map((r) => hexOf(r.media_ciphertext))}::text[]) AS u(tap_id, tapped_at, k, c)
-    WHERE t.tap_id = u.tap_id AND t.tapped_at = u.tapped_at`.execute(trx);
+    WHERE t.media_type = 'id_card' AND t.media_key = ANY(${[...new Set(rows.map((r) => r.from_media_key))]}::text[])
+      AND t.tapped_at >= ${from} AND t.tapped_at <= ${to}
+      AND t.tap_id = u.tap_id AND t.tapped_at = u.tapped_at`.execute(trx);
   await sql`
     UPDATE tap_keys k SET content_hash = decode(u.h, 'hex')
     FROM unnest(${rows.map((r) => r.device_id)}::text[], ${rows.map((r) => String(r.seq))}::int8[], ${rows.map((r) => r.content_hash)}::text[])
          AS u(device_id, seq, h)
-    WHERE k.device_id = u.device_id AND k.seq = u.seq`.execute(trx);
+    WHERE k.tap_id = ANY(${rows.map((r) => String(r.tap_id))}::int8[]) AND k.device_id = u.device_id AND k.seq = u.seq`.execute(trx);
 }
 
 /**
@@ -258,7 +270,9 @@ export async function findBatchesOfOtherTaps(db: Db, mediaKeys: readonly string[
   if (mediaKeys.length === 0) return [];
   const { rows } = await sql<{ batch_id: number }>`
     SELECT DISTINCT batch_id FROM taps
-    WHERE media_type = 'id_card' AND media_key = ANY(${mediaKeys}::text[]) AND NOT (tap_id = ANY(${exceptTapIds.map(String)}::int8[]))
+    WHERE media_type = 'id_card' AND media_key = ANY(${mediaKeys}::text[])
+      -- NOT IN (subquery) is a hashed anti-join; NOT (x = ANY(array)) would compare every row with every id.
+      AND tap_id NOT IN (SELECT unnest(${exceptTapIds.map(String)}::int8[]))
     ORDER BY batch_id`.execute(db);
   return rows.map((r) => r.batch_id);
 }
