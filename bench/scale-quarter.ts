@@ -157,17 +157,18 @@ interface CliRun {
 }
 
 /** `ridetally <args>` as a child process, its peak RSS sampled from /proc every 250 ms. */
-function runCli(label: string, args: string[], env: Record<string, string>): Promise<CliRun> {
+function runCli(
+  label: string,
+  args: string[],
+  env: Record<string, string>,
+  script = join(REPO_ROOT, 'services/cli/src/main.ts'),
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(REPO_ROOT, 'services/cli/src/main.ts'), ...args],
-      {
-        cwd: REPO_ROOT,
-        env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -472,28 +473,39 @@ async function main(): Promise<number> {
       fetch: roundRobin(riderUrls, riderBase),
       maxAttempts: 12,
     };
-    const lookup = await openDatabase({
-      url: databaseUrl,
-      poolSize: size.registerConcurrency + 2,
-      applicationName: 'scale-quarter',
-    });
+    const lookup = await openDatabase({ url: databaseUrl, poolSize: 4, applicationName: 'scale-quarter' });
     cleanup.add('close lookup pool', () => lookup.close());
     // With COUNTS=recompute nothing is counted while loading, so the riders register alongside the
-    // taps (in the field, too, riders register while buses run); otherwise before them.
+    // taps (in the field, too, riders register while buses run); otherwise before them. In a child
+    // process either way: this one's event loop is busy generating the traffic for seconds at a time.
     const registerStarted = Date.now();
     const registering = (async () => {
-      const { personIds, stats } =
-        size.register === 'http'
-          ? await registerRiders(rider, city.persons)
-          : await registerDirect(
-              lookup.db,
-              env.RIDETALLY_MASTER_KEY!,
-              city.persons,
-              size.registerConcurrency,
-            );
-      await writeFile(join(out, 'persons.csv'), personsCsv(personIds));
+      const child = await runCli(
+        'registration (child process)',
+        ['--register-only'],
+        {
+          ...env,
+          OUT: out,
+          SQ_RIDER_URLS: riderUrls.join(','),
+          SQ_CLIENT_TOKEN: clientToken,
+        },
+        join(REPO_ROOT, 'bench/scale-quarter.ts'),
+      );
+      if (child.code !== 0)
+        throw new Error(`registration failed: ${(child.stderr + child.stdout).slice(-2000)}`);
+      const stats = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as {
+        registered: number;
+        bindings: number;
+      };
+      const personIds = new Map(
+        (await readFile(join(out, 'persons.csv'), 'utf8'))
+          .split('\n')
+          .slice(1)
+          .filter((l) => l.includes(','))
+          .map((l) => l.split(',') as [string, string]),
+      );
       const seconds = (Date.now() - registerStarted) / 1000;
-      const detail = `${stats.registered} riders, ${stats.bindings} bindings in ${fmt(seconds)} s (${size.register === 'http' ? 'rider-app API' : 'registry calls in-process'})`;
+      const detail = `${stats.registered} riders, ${stats.bindings} bindings in ${fmt(seconds)} s (${size.register === 'http' ? 'rider-app API' : 'registry calls, no HTTP'})`;
       log(`registered: ${detail}`);
       return { personIds, detail };
     })();
@@ -633,9 +645,12 @@ async function main(): Promise<number> {
         notePeak(a.name, peakRssMiB(a.child.pid));
         await a.kill('SIGTERM');
       }
-      for (const period of periods) {
+      // A year's recompute rebuilds the rides of the whole year and the counts of the year and of
+      // its quarters: quarters of a year in the list need no run of their own.
+      const years = new Set(periods.filter((p) => /^\d{4}$/.test(p)));
+      for (const period of periods.filter((p) => years.has(p) || !years.has(p.slice(0, 4)))) {
         await runCliOk(`cli recompute ${period}`, ['recompute', '--period', period], env);
-        endPhase(`recompute ${period}`);
+        endPhase(`recompute ${period}${years.has(period) ? ' (with its quarters)' : ''}`);
       }
     }
     report.countsBy = countsBy;
@@ -711,7 +726,44 @@ process.on('unhandledRejection', (err) => {
   void runAllCleanups().then(() => process.exit(1));
 });
 
-main().then(
+/** `--register-only`: the registration child (see main); prints its stats as one JSON line. */
+async function registrationMain(): Promise<number> {
+  const out = process.env.OUT!;
+  const city = generateCity({ seed: size.seed, scale: size.scale, start: size.start, days: size.days });
+  const handle = await openDatabase({
+    url: process.env.DATABASE_URL!,
+    poolSize: size.registerConcurrency + 2,
+    applicationName: 'scale-quarter-register',
+  });
+  try {
+    const base = 'http://rider-apps';
+    const { personIds, stats } =
+      size.register === 'http'
+        ? await registerRiders(
+            {
+              baseUrl: base,
+              clientToken: process.env.SQ_CLIENT_TOKEN!,
+              concurrency: size.registerConcurrency,
+              fetch: roundRobin(process.env.SQ_RIDER_URLS!.split(','), base),
+              maxAttempts: 12,
+            },
+            city.persons,
+          )
+        : await registerDirect(
+            handle.db,
+            process.env.RIDETALLY_MASTER_KEY!,
+            city.persons,
+            size.registerConcurrency,
+          );
+    await writeFile(join(out, 'persons.csv'), personsCsv(personIds));
+    process.stdout.write(JSON.stringify(stats) + '\n');
+    return 0;
+  } finally {
+    await handle.close();
+  }
+}
+
+(process.argv.includes('--register-only') ? registrationMain() : main()).then(
   (code) => process.exit(code),
   (err: unknown) => {
     log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
