@@ -246,7 +246,8 @@ export async function spawnService(
     clearTimeout(timer);
   });
   if (readyUrl) {
-    const deadline = Date.now() + 90_000;
+    // tsx compiles the service on start: minutes when the shared 2-core machine is at load 20.
+    const deadline = Date.now() + 240_000;
     for (;;) {
       if (!alive()) throw new Error(`${name} exited during start-up: ${output.join('').slice(-2000)}`);
       const ok = await fetch(readyUrl).then(

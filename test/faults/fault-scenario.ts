@@ -1,8 +1,10 @@
 /**
  * One fault scenario end to end: a fresh database, a private Redis, 2 tap-ingest + 3 aggregator
- * processes (and a rider-app for registrations), the simulator's traffic posted round-robin to both
- * ingest replicas while a fault is injected, then the checks: every acknowledged tap stored, none
- * twice, the live counts equal to `recompute --check` and to the simulator's ground truth.
+ * processes (and a rider-app for registrations and ratings), the simulator's traffic posted
+ * round-robin to both ingest replicas, a fault injected in one phase — while the taps are uploaded,
+ * while the ratings are posted, or while the aggregators drain a backlog (started only after taps
+ * and ratings are in) — then the checks: every acknowledged tap stored, none twice, the live counts
+ * equal to `recompute --check` and to the simulator's ground truth.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -37,7 +39,16 @@ import {
 } from './fault-kit';
 
 export type FaultName =
-  'replicas' | 'worker-sigkill' | 'redis-restart' | 'redis-flushall' | 'postgres-restart' | 'replay';
+  | 'replicas'
+  | 'worker-sigkill'
+  | 'redis-restart'
+  | 'redis-flushall'
+  | 'postgres-restart'
+  | 'replay'
+  | 'ratings-sigkill'
+  | 'ratings-flushall'
+  | 'drain-sigkill'
+  | 'drain-flushall';
 
 export const FAULTS: readonly FaultName[] = [
   'replicas',
@@ -46,7 +57,32 @@ export const FAULTS: readonly FaultName[] = [
   'redis-flushall',
   'postgres-restart',
   'replay',
+  'ratings-sigkill',
+  'ratings-flushall',
+  'drain-sigkill',
+  'drain-flushall',
 ];
+
+/** When a fault strikes: during the tap upload, while ratings are posted, or mid-drain of a backlog. */
+export type FaultPhase = 'taps' | 'ratings' | 'drain';
+type FaultAction = 'none' | 'sigkill' | 'redis-restart' | 'flushall' | 'postgres-restart';
+
+const PLAN: Record<FaultName, { phase: FaultPhase; action: FaultAction }> = {
+  replicas: { phase: 'taps', action: 'none' },
+  'worker-sigkill': { phase: 'taps', action: 'sigkill' },
+  'redis-restart': { phase: 'taps', action: 'redis-restart' },
+  'redis-flushall': { phase: 'taps', action: 'flushall' },
+  'postgres-restart': { phase: 'taps', action: 'postgres-restart' },
+  replay: { phase: 'taps', action: 'none' },
+  'ratings-sigkill': { phase: 'ratings', action: 'sigkill' },
+  'ratings-flushall': { phase: 'ratings', action: 'flushall' },
+  'drain-sigkill': { phase: 'drain', action: 'sigkill' },
+  'drain-flushall': { phase: 'drain', action: 'flushall' },
+};
+
+export function faultPhase(fault: FaultName): FaultPhase {
+  return PLAN[fault].phase;
+}
 
 export interface FaultSize {
   seed: number;
@@ -58,6 +94,12 @@ export interface FaultSize {
   concurrency: number;
   /** When the fault (the first one, for worker-sigkill) hits, after the load started. */
   faultAfterMs: number;
+  /** Ratings phase: when the fault hits after the first rating is sent. */
+  ratingsFaultAfterMs: number;
+  /** Drain phase: the fault hits once this share of the outbox backlog has been processed. */
+  drainFaultAt: number;
+  /** drain-sigkill: SIGKILLs at most (one every 2 s). */
+  drainKills: number;
 }
 
 export function sizeFromEnv(env: NodeJS.ProcessEnv = process.env): FaultSize {
@@ -76,6 +118,9 @@ export function sizeFromEnv(env: NodeJS.ProcessEnv = process.env): FaultSize {
     rate: num('FAULT_RATE', 250),
     concurrency: Math.round(num('FAULT_CONCURRENCY', 8)),
     faultAfterMs: num('FAULT_AFTER_MS', 3000),
+    ratingsFaultAfterMs: num('FAULT_RATINGS_AFTER_MS', 1000),
+    drainFaultAt: Math.min(0.9, num('FAULT_DRAIN_AT', 0.2)),
+    drainKills: Math.round(num('FAULT_DRAIN_KILLS', 4)),
   };
 }
 
@@ -198,6 +243,7 @@ async function scenario(
     postgres = given?.postgres ?? (await startPrivatePostgres(cleanup));
     databaseUrl = await postgres.createDatabase(`faults_${fault.replace(/-/g, '_')}_${Date.now()}`);
   }
+  const { phase, action } = PLAN[fault];
   if (fault === 'postgres-restart' && !postgres)
     throw new Error('postgres-restart needs a private PostgreSQL');
   const redis: PrivateRedis = await startPrivateRedis(cleanup);
@@ -242,7 +288,7 @@ async function scenario(
     .token;
   log(`database migrated, city set up (${secrets.size} devices)`);
 
-  // ---- processes: rider-app, 2 × tap-ingest, 3 × aggregator
+  // ---- processes: rider-app, 2 × tap-ingest, 3 × aggregator (for a drain fault: started after the load)
   const riderPort = await freePort();
   const riderUrl = `http://127.0.0.1:${riderPort}`;
   const ingestPorts = [await freePort(), await freePort()];
@@ -263,7 +309,8 @@ async function scenario(
       cleanup,
       'rider-app',
       'services/rider-app/src/main.ts',
-      { ...env, PORT: String(riderPort) },
+      // Its per-client rate limit in the private Redis, as deployed (a FLUSHALL empties the buckets).
+      { ...env, PORT: String(riderPort), REDIS_URL: redis.url },
       `${riderUrl}/readyz`,
     ),
     ...ingestPorts.map((port, i) =>
@@ -275,11 +322,17 @@ async function scenario(
         `http://127.0.0.1:${port}/readyz`,
       ),
     ),
-    startAggregator(),
-    startAggregator(),
-    startAggregator(),
+    ...(phase === 'drain' ? [] : [startAggregator(), startAggregator(), startAggregator()]),
   ]);
   log(`running: rider-app, ${ingestUrls.length} tap-ingest, ${aggregators.length} aggregators`);
+  const handle = await openDatabase({ url: databaseUrl, poolSize: 2 });
+  cleanup.add('close check pool', () => handle.close());
+  const pendingOutbox = async (): Promise<number> => {
+    const { rows } = await sql<{
+      n: string;
+    }>`SELECT count(*)::text AS n FROM outbox WHERE processed_at IS NULL`.execute(handle.db);
+    return Number(rows[0]!.n);
+  };
 
   // ---- registrations, then the taps with the fault mid-load
   const city = generateCity({ seed: size.seed, scale: size.scale, start: size.start, days: size.days });
@@ -305,15 +358,19 @@ async function scenario(
   const ratingsFile = join(out, 'ratings.ndjson');
   await writeFile(ratingsFile, '');
   const loadStarted = Date.now();
-  const faultTask = injectFault(fault, size, {
+  const context = (isDone: () => boolean): FaultContext => ({
     redis,
     postgres,
     aggregators,
     startAggregator,
-    isLoadDone: () => loadDone,
+    isDone,
     notes,
     log,
   });
+  const faultTask =
+    phase === 'taps'
+      ? injectFault(action, 'during the tap load', size.faultAfterMs, context(() => loadDone))
+      : Promise.resolve();
   let truth;
   try {
     truth = await runSimulation(city, {
@@ -341,13 +398,30 @@ async function scenario(
   log(
     `load done in ${loadSeconds.toFixed(1)} s: ${countAcked(acks)} taps acknowledged, statuses ${JSON.stringify(Object.fromEntries(acks.statuses))}`,
   );
-  if (loadSeconds * 1000 < size.faultAfterMs && fault !== 'replicas' && fault !== 'replay')
+  if (loadSeconds * 1000 < size.faultAfterMs && phase === 'taps' && action !== 'none')
     notes.push(
       `load (${loadSeconds.toFixed(1)} s) ended before the fault was due: raise FAULT_SCALE/FAULT_DAYS or lower FAULT_RATE`,
     );
   await writeGroundTruth(city, truth, join(out, 'ground-truth'));
-  const rated = await postRatings({ baseUrl: riderUrl, clientToken, concurrency: 4 }, ratingsFile, personIds);
-  log(`ratings: ${JSON.stringify(rated)}`);
+  let ratingsDone = false;
+  const ratingsStarted = Date.now();
+  const ratingsFault =
+    phase === 'ratings'
+      ? injectFault(action, 'while ratings were posted', size.ratingsFaultAfterMs, context(() => ratingsDone))
+      : Promise.resolve();
+  let rated;
+  try {
+    rated = await postRatings({ baseUrl: riderUrl, clientToken, concurrency: 4 }, ratingsFile, personIds);
+  } finally {
+    ratingsDone = true;
+    await ratingsFault;
+  }
+  const ratingSeconds = (Date.now() - ratingsStarted) / 1000;
+  log(`ratings in ${ratingSeconds.toFixed(1)} s: ${JSON.stringify(rated)}`);
+  if (phase === 'ratings' && ratingSeconds * 1000 < size.ratingsFaultAfterMs)
+    notes.push(
+      `ratings (${ratingSeconds.toFixed(1)} s) ended before the fault was due: raise FAULT_SCALE/FAULT_DAYS or lower FAULT_RATINGS_AFTER_MS`,
+    );
 
   if (fault === 'replay') {
     // The validator's whole history, twice, out of order, from two parallel senders (no per-device chaining between them).
@@ -380,9 +454,43 @@ async function scenario(
         .join(', ')}), retried`,
     );
 
+  if (phase === 'drain') {
+    // The backlog: every batch and rating committed while no aggregator ran. Start three and strike
+    // once they are draining it.
+    const backlog = await pendingOutbox();
+    const drainStarted = Date.now();
+    let drained = false;
+    let pending = backlog;
+    const drainDeadline = Date.now() + 600_000;
+    const poll = (async () => {
+      while (!drained && Date.now() < drainDeadline) {
+        pending = await pendingOutbox();
+        if (pending === 0) drained = true;
+        else await sleep(100);
+      }
+    })();
+    aggregators.push(...(await Promise.all([startAggregator(), startAggregator(), startAggregator()])));
+    log(`backlog of ${backlog} outbox rows; 3 aggregators started`);
+    const threshold = backlog * (1 - size.drainFaultAt);
+    while (!drained && pending > threshold && Date.now() < drainDeadline) await sleep(50);
+    if (drained) notes.push(`the backlog (${backlog} rows) drained before the fault was due: raise FAULT_SCALE/FAULT_DAYS`);
+    else {
+      notes.push(`backlog ${backlog} outbox rows; fault at ${pending} pending`);
+      // At most FAULT_DRAIN_KILLS SIGKILLs (4): a replacement needs seconds to start (tsx), so killing
+      // every 2 s until the outbox is empty would, on a loaded machine, leave nobody draining it.
+      await injectFault(
+        action,
+        'mid-drain',
+        0,
+        context(() => drained || Date.now() > drainDeadline),
+        size.drainKills,
+      );
+    }
+    await poll.catch(() => undefined);
+    log(`backlog drained in ${((Date.now() - drainStarted) / 1000).toFixed(1)} s`);
+  }
+
   // ---- settle: every outbox row processed
-  const handle = await openDatabase({ url: databaseUrl, poolSize: 2 });
-  cleanup.add('close check pool', () => handle.close());
   const settleDeadline = Date.now() + 180_000;
   let quiet = 0;
   while (quiet < 3) {
@@ -488,7 +596,8 @@ interface FaultContext {
   postgres: PrivatePostgres | undefined;
   aggregators: NodeProcess[];
   startAggregator(): Promise<NodeProcess>;
-  isLoadDone(): boolean;
+  /** The phase the fault belongs to is over (load sent, ratings posted, backlog drained). */
+  isDone(): boolean;
   notes: string[];
   log(line: string): void;
 }
@@ -496,17 +605,24 @@ interface FaultContext {
 async function waitUnlessDone(ctx: FaultContext, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
-    if (ctx.isLoadDone()) return false;
+    if (ctx.isDone()) return false;
     await sleep(Math.min(100, until - Date.now()));
   }
-  return !ctx.isLoadDone();
+  return !ctx.isDone();
 }
 
-async function injectFault(fault: FaultName, size: FaultSize, ctx: FaultContext): Promise<void> {
-  if (fault === 'replicas' || fault === 'replay') return;
-  if (!(await waitUnlessDone(ctx, size.faultAfterMs))) return;
-  switch (fault) {
-    case 'worker-sigkill': {
+/** Waits `afterMs` into the phase (unless it ends first), then strikes; `when` is for the notes. */
+async function injectFault(
+  action: FaultAction,
+  when: string,
+  afterMs: number,
+  ctx: FaultContext,
+  maxKills = Infinity,
+): Promise<void> {
+  if (action === 'none') return;
+  if (!(await waitUnlessDone(ctx, afterMs))) return;
+  switch (action) {
+    case 'sigkill': {
       let kills = 0;
       do {
         const i = Math.floor(Math.random() * ctx.aggregators.length);
@@ -514,24 +630,24 @@ async function injectFault(fault: FaultName, size: FaultSize, ctx: FaultContext)
         await victim.kill('SIGKILL');
         kills++;
         ctx.aggregators[i] = await ctx.startAggregator();
-      } while (await waitUnlessDone(ctx, 2000));
-      ctx.notes.push(`${kills} aggregator SIGKILLs (one every 2 s, each replaced)`);
+      } while (kills < maxKills && (await waitUnlessDone(ctx, 2000)));
+      ctx.notes.push(`${kills} aggregator SIGKILLs ${when} (one every 2 s, each replaced)`);
       ctx.log(`${kills} SIGKILLs`);
       return;
     }
     case 'redis-restart':
       await ctx.redis.restart(2000);
-      ctx.notes.push('redis shut down (nosave) mid-load, restarted empty after 2 s');
+      ctx.notes.push(`redis shut down (nosave) ${when}, restarted empty after 2 s`);
       ctx.log('redis restarted');
       return;
-    case 'redis-flushall':
+    case 'flushall':
       await ctx.redis.flushAll();
-      ctx.notes.push('FLUSHALL mid-load');
+      ctx.notes.push(`FLUSHALL ${when}`);
       ctx.log('redis flushed');
       return;
     case 'postgres-restart':
       await ctx.postgres!.restart(3000);
-      ctx.notes.push('postgres stopped -m immediate mid-load, started after 3 s');
+      ctx.notes.push(`postgres stopped -m immediate ${when}, started after 3 s`);
       ctx.log('postgres restarted');
       return;
   }

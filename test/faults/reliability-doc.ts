@@ -29,9 +29,12 @@ export async function writeFaultSection(
     '',
     `Last run: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, \`pnpm test:faults\`, ${totalSeconds} s in all on the shared 2-core machine.`,
     `Size: seed ${size.seed}, scale ${size.scale}, ${size.days} days from ${size.start}, validators capped at ${size.rate} taps/s, ` +
-      `${size.concurrency} requests in flight, fault ${size.faultAfterMs} ms into the load (env FAULT_*; see test/faults/README.md).`,
+      `${size.concurrency} requests in flight; a tap-load fault ${size.faultAfterMs} ms into the load, a ratings fault ${size.ratingsFaultAfterMs} ms into the ratings, ` +
+      `a drain fault once ${Math.round(size.drainFaultAt * 100)} % of the backlog is processed (env FAULT_*; see test/faults/README.md).`,
     'Each scenario: a fresh database on a private PostgreSQL, a private Redis, 2 tap-ingest + 3 aggregator processes (and a rider-app',
-    'for registrations), the simulator posting round-robin to both ingest replicas. "taps acked" = distinct (device, seq) a 200',
+    'for registrations and ratings), the simulator posting round-robin to both ingest replicas. The fault strikes during the tap',
+    'upload (worker-sigkill … replay), while ratings are posted (ratings-*), or while 3 aggregators started only after taps and',
+    'ratings drain the backlog (drain-*). "taps acked" = distinct (device, seq) a 200',
     'acknowledged (the driver\'s own record); "acked missing" = acknowledged but absent from `tap_keys`; "duplicates" = (device, seq)',
     'stored twice in `tap_keys` or `taps`; "differences" = `recompute --check` differences over every period + `verify` differences',
     "against the simulator's ground truth (counts, rankings, volume).",
@@ -39,9 +42,9 @@ export async function writeFaultSection(
     formatTable(results),
     '',
     ...(notes.length ? ['Notes:', '', ...notes, ''] : []),
-    'Limits: the sizes are small so that the suite fits CI on 2 cores; the SIGKILLs fall in the tap load only (ratings are',
-    'posted after it); the Redis restart loses everything (no AOF here, unlike the deployment) and so covers the worst case of',
-    'a Redis failover. A larger run: e.g. `FAULT_SCALE=0.05 FAULT_DAYS=7 FAULT_RATE=1000 pnpm test:faults`.',
+    'Limits: the sizes are small so that the suite fits CI on 2 cores; the Redis restart loses everything (no AOF here, unlike',
+    'the deployment) and so covers the worst case of a Redis failover; PostgreSQL is restarted during the tap upload only. A',
+    'larger run: e.g. `FAULT_SCALE=0.05 FAULT_DAYS=7 FAULT_RATE=1000 pnpm test:faults`.',
     '',
   ].join('\n');
   const doc = existsSync(file) ? await readFile(file, 'utf8') : '# Reliability\n';
