@@ -19,7 +19,11 @@
  */
 
 export var RIDER_APP_MIX = {
-  /** Iterations per second (constant arrival rate). */
+  /**
+   * Iterations per second (constant arrival rate). The whole mix is one API client (one token), so
+   * rate × (1 + ratingShare) requests/s must stay under the service's RIDER_CLIENT_RATE_PER_S
+   * (default 100/s, burst 200): above it the rider app answers 429, which counts as failed.
+   */
   rate: 40,
   duration: '60s',
   preAllocatedVUs: 20,

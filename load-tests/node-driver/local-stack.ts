@@ -6,7 +6,14 @@
  * month of their taps through tap-ingest with signed batches, a rider-app client and (when the
  * reward service has its CLI command) a staff user. Everything is removed again by close().
  *
- * The shared Redis is never used: the processes started here get no REDIS_URL.
+ * With `aggregator` (default) a private redis-server on a free port is started too, as a child
+ * process, and an aggregator drains the outbox while the taps arrive; the services get that Redis
+ * (their rate limiters use it, as deployed). The shared Redis is never used.
+ *
+ * Memory: every Node service is started with heap-probe.ts, so the driver sees its V8 heap besides
+ * its RSS; the PostgreSQL backends serving the load database are a group whose pids are refreshed
+ * from pg_stat_activity every 2 s. The seeding's tap upload is watched like a mix (`seedUsage`):
+ * that is tap-ingest (and the aggregator) under load.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
@@ -14,7 +21,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { WatchedProcess } from './stats';
+import { watchProcesses, type HeapSample, type ProcessUsage, type WatchedGroup, type WatchedProcess } from './stats';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -28,12 +35,18 @@ export interface LocalStackOptions {
   /** Shanghai dates (inclusive) of the synthetic taps. */
   from: string;
   to: string;
+  /** Start a private Redis and an aggregator (default true). */
+  aggregator?: boolean;
   log: (line: string) => void;
 }
 
 export interface LocalStack {
   env: NodeJS.ProcessEnv;
   processes: WatchedProcess[];
+  /** PostgreSQL backends of the load database (pids refreshed every 2 s). */
+  groups: WatchedGroup[];
+  /** Memory and CPU while the taps were uploaded through tap-ingest (and, with an aggregator, drained). */
+  seedUsage: { label: string; seconds: number; processes: ProcessUsage[] };
   /** Why the staff mix cannot run here; undefined when it can. */
   staffProblem: string | undefined;
   seeded: { persons: number; taps: number; tapsPerSecond: number };
@@ -78,6 +91,17 @@ function psql(adminUrl: string, statement: string): void {
   if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
 }
 
+/** pids of the backends connected to `db` (async psql, so sampling never blocks the driver). */
+function backendPids(adminUrl: string, db: string): Promise<number[]> {
+  return new Promise((resolve) => {
+    const child = spawn('psql', [adminUrl, '-Atc', `select pid from pg_stat_activity where datname = '${db}'`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('error', () => resolve([]));
+    child.once('close', () => resolve(out.split('\n').filter((l) => /^\d+$/.test(l.trim())).map(Number)));
+  });
+}
+
 function cli(env: NodeJS.ProcessEnv, args: string[], input?: string): string {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'services/cli/src/main.ts', ...args], { cwd: ROOT, env, encoding: 'utf8', input });
   if (r.status !== 0) throw new Error(`ridetally ${args[0]} ${args[1] ?? ''} failed (${r.status}): ${r.stderr.slice(0, 2000)}`);
@@ -115,13 +139,22 @@ async function pool<T>(items: readonly T[], limit: number, task: (item: T, index
 
 /**
  * fetch, retried when the request never got an answer (a kept-alive socket the server had just
- * closed, a reset): seeding requests are idempotent (persons by ID number, taps by device and seq)
- * or answer 409 on a repeat, as a validator's retry would.
+ * closed, a reset) or was refused by a rate limit (429: after its Retry-After, as a well-behaved
+ * client does; seeding runs faster than the rider app's per-client limit): seeding requests are
+ * idempotent (persons by ID number, taps by device and seq) or answer 409 on a repeat, as a
+ * validator's retry would.
  */
 async function fetchRetrying(url: string, init: RequestInit, attempts = 4): Promise<Response> {
-  for (let i = 1; ; i++) {
+  for (let i = 1, limited = 0; ; i++) {
     try {
-      return await fetch(url, init);
+      const res = await fetch(url, init);
+      if (res.status === 429 && limited++ < 100) {
+        await res.arrayBuffer();
+        i--;
+        await new Promise((r) => setTimeout(r, 1000 * Number(res.headers.get('retry-after') ?? 1) + Math.random() * 200));
+        continue;
+      }
+      return res;
     } catch (err) {
       if (i >= attempts) {
         const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : '';
@@ -201,6 +234,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const dbName = `rt_load_${Date.now().toString(36)}_${process.pid}`;
   const dir = mkdtempSync(join(tmpdir(), 'rt-load-'));
   const children: { label: string; child: ChildProcess }[] = [];
+  const heaps = new Map<number, HeapSample>();
+  let pgPids: readonly number[] = [];
+  let pgTimer: NodeJS.Timeout | undefined;
   const adminUrl = new URL(options.adminUrl);
   const dbUrl = new URL(options.adminUrl);
   dbUrl.pathname = `/${dbName}`;
@@ -220,6 +256,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
+    clearInterval(pgTimer);
     await Promise.all(
       children.map(
         ({ child }) =>
@@ -242,6 +279,27 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     log(`creating database ${dbName}`);
     psql(adminUrl.toString(), `CREATE DATABASE ${dbName}`);
     cli(env, ['migrate']);
+    const refreshPids = () => void backendPids(adminUrl.toString(), dbName).then((pids) => (pgPids = pids));
+    refreshPids();
+    pgTimer = setInterval(refreshPids, 2000);
+    pgTimer.unref();
+
+    const withAggregator = options.aggregator ?? true;
+    if (withAggregator) {
+      const redisPort = await freePort();
+      const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], {
+        cwd: dir,
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      children.push({ label: 'redis-server (private)', child: redis });
+      const deadline = Date.now() + 10_000;
+      while (spawnSync('redis-cli', ['-p', String(redisPort), 'ping'], { encoding: 'utf8' }).stdout.trim() !== 'PONG') {
+        if (redis.exitCode !== null || Date.now() > deadline) throw new Error(`private redis-server on ${redisPort} did not start`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      env.REDIS_URL = `redis://127.0.0.1:${redisPort}`;
+      log(`private redis-server on ${redisPort} (pid ${redis.pid})`);
+    }
     const client = cli(env, ['client', 'add', '--name', 'load-driver', '--json']);
     const tokenFile = join(dir, 'rider-client.json');
     writeFileSync(tokenFile, client, { mode: 0o600 });
@@ -256,20 +314,33 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       devices.push({ id, vehicle, secret: out.secret });
     }
 
+    const spawnNode = (label: string, entry: string, extraEnv: NodeJS.ProcessEnv): ChildProcess => {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--import', join(import.meta.dirname, 'heap-probe.ts'), entry], {
+        cwd: ROOT,
+        env: { ...env, ...extraEnv },
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      });
+      child.on('message', (m: { rtHeap?: { heapUsed: number; heapTotal: number } }) => {
+        if (m.rtHeap && child.pid) heaps.set(child.pid, { heapUsedMiB: m.rtHeap.heapUsed / 1_048_576, heapTotalMiB: m.rtHeap.heapTotal / 1_048_576 });
+      });
+      // The channel must not keep the driver alive either.
+      child.channel?.unref();
+      children.push({ label, child });
+      return child;
+    };
     const start = async (label: string, entry: string, readyTimeoutMs = 90_000): Promise<string> => {
       const port = await freePort();
-      const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-        cwd: ROOT,
-        env: { ...env, PORT: String(port), HOST: '127.0.0.1' },
-        stdio: ['ignore', 'ignore', 'inherit'],
-      });
-      children.push({ label, child });
+      const child = spawnNode(label, entry, { PORT: String(port), HOST: '127.0.0.1' });
       const url = `http://127.0.0.1:${port}`;
       await waitReady(url, child, readyTimeoutMs);
       log(`${label} ready at ${url} (pid ${child.pid})`);
       return url;
     };
     const ingestUrl = await start('tap-ingest', 'services/tap-ingest/src/main.ts');
+    if (withAggregator) {
+      const aggregator = spawnNode('aggregator', 'services/aggregator/src/main.ts', { AGGREGATOR_QUEUE_PREFIX: `load-${process.pid}`, AGGREGATOR_METRICS_PORT: '0' });
+      log(`aggregator started (pid ${aggregator.pid})`);
+    }
     const riderUrl = await start('rider-app', 'services/rider-app/src/main.ts');
     let staffUrl: string | undefined;
     let staffProblem = existsSync(join(ROOT, 'services/reward/src/main.ts')) ? undefined : 'services/reward/src/main.ts does not exist';
@@ -318,6 +389,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       const list = byDevice.get(d.id)!;
       return Array.from({ length: Math.ceil(list.length / 500) }, (_, k) => ({ device: d, taps: list.slice(k * 500, k * 500 + 500) }));
     });
+    const watched = (): WatchedProcess[] => children.map(({ label, child }) => ({ label, pid: child.pid!, heap: () => heaps.get(child.pid!) }));
+    const groups: WatchedGroup[] = [{ label: 'PostgreSQL backends of the load database (sum)', pids: () => pgPids }];
+    const seedWatch = watchProcesses(watched(), 250, groups);
     const t0 = performance.now();
     let accepted = 0;
     await pool(batches, options.devices, async ({ device, taps }) => {
@@ -342,6 +416,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     const seconds = (performance.now() - t0) / 1000;
     if (accepted !== total) throw new Error(`tap-ingest accepted ${accepted} of ${total} taps`);
+    let seedLabel = `upload of ${total} taps through tap-ingest (${(total / seconds).toFixed(0)} taps/s, 500-tap batches, ${options.devices} in flight)`;
+    if (withAggregator) {
+      log('waiting for the aggregator to drain the outbox');
+      const deadline = Date.now() + 600_000;
+      const pending = () => Number(spawnSync('psql', [dbUrl.toString(), '-Atc', 'select count(*) from outbox where processed_at is null'], { encoding: 'utf8' }).stdout.trim());
+      let left = pending();
+      while (left > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 500));
+        left = pending();
+      }
+      seedLabel += left === 0 ? ', then until the aggregator had drained the outbox' : `, then 600 s of draining (${left} outbox rows still pending)`;
+    }
+    const seedSeconds = (performance.now() - t0) / 1000;
+    const seedUsage = { label: seedLabel, seconds: seedSeconds, processes: seedWatch.stop() };
 
     if (options.ratingsPerPerson > 0) {
       log(`rating up to ${options.ratingsPerPerson} rides per person through the rider-app API`);
@@ -384,7 +472,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         LIST_DAYS: String(Math.round((Date.parse(options.to) - Date.parse(options.from)) / 86_400_000)),
         ...staffEnv,
       },
-      processes: children.map(({ label, child }) => ({ label, pid: child.pid! })),
+      processes: watched(),
+      groups,
+      seedUsage,
       staffProblem,
       seeded: { persons: options.persons, taps: total, tapsPerSecond: total / seconds },
       close,

@@ -1,10 +1,20 @@
 /** Markdown tables of a driver run, ready to paste into docs/performance.md. */
 import type { DriverRun } from './main';
+import type { ProcessUsage } from './stats';
 
 const f = (n: number, digits = 1): string => (Number.isFinite(n) ? n.toFixed(digits) : '—');
 
 export function formatReport(run: DriverRun): string {
-  const out: string[] = [`Load driver run ${run.startedAt} (Node ${run.node})`, '', ...run.notes.map((n) => `- ${n}`), ''];
+  const la = (l?: number[]) => (l ? l.map((x) => x.toFixed(1)).join(' / ') : '—');
+  const out: string[] = [
+    `Load driver run ${run.startedAt} (Node ${run.node}), load average (1/5/15 min) ${la(run.loadAverage?.start)} at the start, ${la(run.loadAverage?.end)} at the end`,
+    '',
+    ...run.notes.map((n) => `- ${n}`),
+    '',
+  ];
+  if (run.seeding) {
+    out.push(`### seeding: ${run.seeding.label}, ${f(run.seeding.seconds)} s`, '', ...memoryTable(run.seeding.processes), '');
+  }
   for (const { result, processes, baseline } of run.results) {
     const a = result.arrival;
     const floor = baseline?.latency.find((l) => l.name === '(all)');
@@ -31,13 +41,28 @@ export function formatReport(run: DriverRun): string {
       '|---|---:|---:|---|',
       ...result.thresholds.map((t) => `| ${t.name} | ${f(t.limit, 3)} | ${f(t.actual, 3)} | ${t.passed ? 'pass' : '**FAIL**'} |`),
       '',
-      '| process | pid | RSS start MiB | RSS max MiB | RSS end MiB | CPU cores (avg) |',
-      '|---|---:|---:|---:|---:|---:|',
-      ...processes.map((p) => `| ${p.label} | ${p.pid} | ${f(p.rssStartMiB)} | ${f(p.rssMaxMiB)} | ${f(p.rssEndMiB)} | ${f(p.cpuCores, 2)} |`),
+      ...memoryTable(processes),
       '',
       ...result.notes.map((n) => `- ${n}`),
       '',
     );
   }
   return out.join('\n');
+}
+
+/**
+ * Memory and CPU of each process over a phase: RSS mean and peak of the 250 ms samples, V8 heap used
+ * (and allocated) when the process reports it, PSS for a group (PostgreSQL backends, whose RSS
+ * counts the shared buffers once per backend).
+ */
+export function memoryTable(processes: readonly ProcessUsage[]): string[] {
+  const ser = (s: { mean: number; peak: number } | undefined) => (s ? `${f(s.mean)} / ${f(s.peak)}` : '—');
+  return [
+    '| process | pid | samples | RSS MiB mean / peak | heap used MiB mean / peak | heap allocated MiB peak | PSS MiB mean / peak | CPU cores (avg) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...processes.map(
+      (p) =>
+        `| ${p.label} | ${p.group ? `${p.pid} pids` : p.pid} | ${p.samples} | ${ser(p.rss)} | ${ser(p.heapUsed)} | ${p.heapTotal ? f(p.heapTotal.peak) : '—'} | ${ser(p.pss)} | ${f(p.cpuCores, 2)} |`,
+    ),
+  ];
 }

@@ -81,50 +81,166 @@ export function sampleProcess(pid: number): ProcessSample | undefined {
   }
 }
 
+/**
+ * Proportional set size of a process (its private pages plus its share of pages it shares, such as
+ * PostgreSQL's shared buffers): /proc/<pid>/smaps_rollup, readable for our own processes or as root.
+ * Undefined when unreadable or gone.
+ */
+export function samplePss(pid: number): number | undefined {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** V8 heap of a Node process as it reports it (heap-probe.ts over the IPC channel), in MiB. */
+export interface HeapSample {
+  heapUsedMiB: number;
+  heapTotalMiB: number;
+}
+
 export interface WatchedProcess {
   label: string;
   pid: number;
+  /** The latest V8 heap figures of the process, when it reports them (local stack). */
+  heap?: () => HeapSample | undefined;
+}
+
+/** Several processes summed per sample, whose pids change (PostgreSQL backends of one database). */
+export interface WatchedGroup {
+  label: string;
+  pids: () => readonly number[];
+}
+
+/** Mean and peak of a series of samples. */
+export interface Series {
+  mean: number;
+  peak: number;
 }
 
 export interface ProcessUsage {
   label: string;
+  /** The pid, or the number of processes seen for a group. */
   pid: number;
+  group?: boolean;
+  samples: number;
   rssStartMiB: number;
   rssMaxMiB: number;
   rssEndMiB: number;
+  rss: Series;
+  /** PSS (shared pages apportioned); groups only, where RSS would count shared buffers once per backend. */
+  pss?: Series;
+  heapUsed?: Series;
+  heapTotal?: Series;
   peakRssMiB: number;
   /** Average CPU use over the sampled interval, in cores (1.0 = one core busy). */
   cpuCores: number;
 }
 
-/** Samples the processes every `intervalMs` until stop() is called. */
-export function watchProcesses(processes: readonly WatchedProcess[], intervalMs = 250): { stop: () => ProcessUsage[] } {
+class Accumulator {
+  n = 0;
+  sum = 0;
+  peak = -Infinity;
+  add(v: number | undefined): void {
+    if (v === undefined || !Number.isFinite(v)) return;
+    this.n++;
+    this.sum += v;
+    this.peak = Math.max(this.peak, v);
+  }
+  series(): Series | undefined {
+    return this.n > 0 ? { mean: this.sum / this.n, peak: this.peak } : undefined;
+  }
+}
+
+/** Samples the processes (and groups) every `intervalMs` until stop() is called: mean and peak of each. */
+export function watchProcesses(
+  processes: readonly WatchedProcess[],
+  intervalMs = 250,
+  groups: readonly WatchedGroup[] = [],
+): { stop: () => ProcessUsage[] } {
   const startedAt = performance.now();
   const first = new Map(processes.map((p) => [p.pid, sampleProcess(p.pid)]));
-  const maxRss = new Map(processes.map((p) => [p.pid, first.get(p.pid)?.rssMiB ?? NaN]));
-  const timer = setInterval(() => {
+  const acc = new Map(processes.map((p) => [p.pid, { rss: new Accumulator(), heapUsed: new Accumulator(), heapTotal: new Accumulator() }]));
+  const groupAcc = groups.map(() => ({ rss: new Accumulator(), pss: new Accumulator(), seen: new Set<number>(), cpuFirst: new Map<number, number>(), cpuLast: new Map<number, number>() }));
+  const tick = (): void => {
     for (const p of processes) {
       const s = sampleProcess(p.pid);
-      if (s) maxRss.set(p.pid, Math.max(maxRss.get(p.pid) ?? 0, s.rssMiB));
+      const a = acc.get(p.pid)!;
+      a.rss.add(s?.rssMiB);
+      const h = s ? p.heap?.() : undefined;
+      a.heapUsed.add(h?.heapUsedMiB);
+      a.heapTotal.add(h?.heapTotalMiB);
     }
-  }, intervalMs);
+    groups.forEach((g, i) => {
+      const a = groupAcc[i]!;
+      let rss = 0;
+      let pss = 0;
+      let any = false;
+      for (const pid of g.pids()) {
+        const s = sampleProcess(pid);
+        if (!s) continue;
+        any = true;
+        a.seen.add(pid);
+        if (!a.cpuFirst.has(pid)) a.cpuFirst.set(pid, s.cpuSeconds);
+        a.cpuLast.set(pid, s.cpuSeconds);
+        rss += s.rssMiB;
+        pss += samplePss(pid) ?? NaN;
+      }
+      if (any) {
+        a.rss.add(rss);
+        a.pss.add(pss);
+      }
+    });
+  };
+  tick();
+  const timer = setInterval(tick, intervalMs);
   return {
     stop: () => {
       clearInterval(timer);
+      tick();
       const seconds = (performance.now() - startedAt) / 1000;
-      return processes.map((p) => {
+      const none: Series = { mean: NaN, peak: NaN };
+      const rows: ProcessUsage[] = processes.map((p) => {
         const a = first.get(p.pid);
         const b = sampleProcess(p.pid);
+        const x = acc.get(p.pid)!;
+        const rss = x.rss.series() ?? none;
         return {
           label: p.label,
           pid: p.pid,
+          samples: x.rss.n,
           rssStartMiB: a?.rssMiB ?? NaN,
-          rssMaxMiB: Math.max(maxRss.get(p.pid) ?? NaN, b?.rssMiB ?? NaN),
+          rssMaxMiB: rss.peak,
           rssEndMiB: b?.rssMiB ?? NaN,
+          rss,
+          heapUsed: x.heapUsed.series(),
+          heapTotal: x.heapTotal.series(),
           peakRssMiB: b?.peakRssMiB ?? NaN,
           cpuCores: a && b ? (b.cpuSeconds - a.cpuSeconds) / seconds : NaN,
         };
       });
+      groups.forEach((g, i) => {
+        const a = groupAcc[i]!;
+        const rss = a.rss.series() ?? none;
+        let cpu = 0;
+        for (const [pid, c0] of a.cpuFirst) cpu += (a.cpuLast.get(pid) ?? c0) - c0;
+        rows.push({
+          label: g.label,
+          pid: a.seen.size,
+          group: true,
+          samples: a.rss.n,
+          rssStartMiB: NaN,
+          rssMaxMiB: rss.peak,
+          rssEndMiB: NaN,
+          rss,
+          pss: a.pss.series(),
+          peakRssMiB: NaN,
+          cpuCores: cpu / seconds,
+        });
+      });
+      return rows;
     },
   };
 }
