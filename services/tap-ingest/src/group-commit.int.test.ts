@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql } from '@ridetally/db';
+import fc from 'fast-check';
+import { numberArrayLiteral, sql, textArrayLiteral } from '@ridetally/db';
 import { createTestDatabase, type TestDatabase } from '@ridetally/db/testing';
 import { commitGroup, createGroupCommitter, type GroupRequest, type PendingTap } from './group-commit';
 
@@ -25,9 +26,9 @@ const tap = (deviceId: string, seq: number, content = 'a'): PendingTap => ({
   mediaKind: null,
   mediaKey: `acct-${content}`,
   mediaCiphertext: null,
-  quarantinePayload: () => ({ seq, content }),
+  raw: { seq, content },
 });
-const req = (...taps: PendingTap[]): GroupRequest => ({ taps, quarantine: [] });
+const req = (...taps: PendingTap[]): GroupRequest => ({ taps, quarantine: [], sanitise: (raw) => raw });
 const count = async (table: 'taps' | 'outbox' | 'ingest_batches' | 'quarantined_taps') =>
   (await sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql.table(table)}`.execute(db.db)).rows[0]!.n;
 
@@ -77,5 +78,23 @@ describe('createGroupCommitter', () => {
     expect(groups.length).toBeGreaterThan(3);
     const n = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM taps WHERE device_id = 'C'`.execute(db.db)).rows[0]!.n;
     expect(n).toBe(70);
+  });
+});
+
+describe('the group statement\'s array literals', () => {
+  it('round-trip any text and number through PostgreSQL', async () => {
+    const tricky = ['', 'NULL', 'null', 'a,b', '{x}', ' lead', 'trail ', 'q"uote', 'back\\slash', '\\"', '车站 12', 'tab\tand\nline', 'é'];
+    const check = async (values: (string | null)[]) => {
+      const { rows } = await sql<{ a: (string | null)[] }>`SELECT ${textArrayLiteral(values)}::text[] AS a`.execute(db.db);
+      expect(rows[0]!.a).toEqual(values);
+    };
+    await check([...tricky, null]);
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.option(fc.oneof(fc.constantFrom(...tricky), fc.string({ unit: 'grapheme' }).filter((x) => !x.includes('\u0000'))), { nil: null }), { maxLength: 20 }), check),
+      { numRuns: 100 },
+    );
+    const numbers = [0, 1, Number.MAX_SAFE_INTEGER, 1652053262123, 1652053262123.5];
+    const { rows } = await sql<{ a: number[] }>`SELECT ${numberArrayLiteral(numbers)}::float8[] AS a`.execute(db.db);
+    expect(rows[0]!.a).toEqual(numbers);
   });
 });

@@ -65,7 +65,7 @@ describe('quarantine identity (device, seq, content hash)', () => {
     const orders = [rejects, [...rejects].reverse(), [...rejects.slice(17), ...rejects.slice(0, 17)]];
     for (let round = 0; round < 3; round++) {
       // Through Kysely and as the prepared statement on the pool (what the service does on PostgreSQL).
-      await Promise.all(orders.flatMap((q) => [commitGroup(db.db, [{ taps: [], quarantine: q }]), commitGroup(db.db, [{ taps: [], quarantine: q }], db.pool)]));
+      await Promise.all(orders.flatMap((q) => [commitGroup(db.db, [{ taps: [], quarantine: q, sanitise: (raw) => raw }]), commitGroup(db.db, [{ taps: [], quarantine: q, sanitise: (raw) => raw }], db.pool)]));
     }
     const distinct = new Set(rejects.map((r) => JSON.stringify([r.deviceId, r.seq, r.code, r.payload]))).size;
     const n = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM quarantined_taps WHERE device_id LIKE 'P%'`.execute(db.db)).rows[0]!.n;

@@ -72,12 +72,12 @@ export async function ingestTapBatch(deps: TapsServiceDeps, input: IngestBatchIn
       mediaKind: v.mediaKind,
       mediaKey,
       mediaCiphertext: isIdCard ? keyring.encrypt('pii', v.mediaId) : null,
-      quarantinePayload: () => sanitiseForQuarantine(raw, hashId),
+      raw,
     });
     pendingIndex.push(index);
   });
 
-  const outcomes = await committer.submit({ taps: pending, quarantine });
+  const outcomes = await committer.submit({ taps: pending, quarantine, sanitise: (raw) => sanitiseForQuarantine(raw, hashId) });
   let accepted = 0;
   let duplicates = 0;
   outcomes.forEach((o, i) => {
