@@ -7,7 +7,8 @@
  *  3. full recompute of a synthetic year (scaled: see BENCH_* below), taps/s, and a plain
  *     `GROUP BY` over the same taps as the baseline measured in the same run.
  * Scale with BENCH_PERSONS, BENCH_YEAR_PERSONS, BENCH_PUBLIC_TAPS, BENCH_BACKLOG_TAPS, BENCH_RATE,
- * BENCH_STEADY_SECONDS.
+ * BENCH_STEADY_SECONDS; phases 1-2 start BENCH_WORKERS worker processes (default 1), each with
+ * AGGREGATOR_CONCURRENCY jobs (default 2) and the other AGGREGATOR_* settings from the environment.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -25,6 +26,8 @@ const PUBLIC_TAPS = num('BENCH_PUBLIC_TAPS', 1_000_000);
 const BACKLOG_TAPS = num('BENCH_BACKLOG_TAPS', 100_000);
 const RATE = num('BENCH_RATE', 10_000);
 const STEADY_SECONDS = num('BENCH_STEADY_SECONDS', 20);
+/** Worker processes started for phases 1-2 (each runs relay + workers, AGGREGATOR_CONCURRENCY jobs). */
+const WORKERS = num('BENCH_WORKERS', 1);
 const BATCH = 2_000;
 /** Which phases to run (1 = backlog + steady lag, 3 = year recompute). */
 const PHASES = process.env.BENCH_PHASES ?? '13';
@@ -89,7 +92,7 @@ function startWorker(url: string, prefix: string): ChildProcess {
       REDIS_URL: TEST_REDIS_URL,
       AGGREGATOR_QUEUE_PREFIX: prefix,
       AGGREGATOR_METRICS_PORT: '0',
-      AGGREGATOR_CONCURRENCY: '2',
+      AGGREGATOR_CONCURRENCY: process.env.AGGREGATOR_CONCURRENCY ?? '2',
       RIDETALLY_MASTER_KEY: Buffer.alloc(32, 7).toString('base64'),
       LOG_LEVEL: 'warn',
     },
@@ -108,7 +111,7 @@ async function pending(db: Database): Promise<number> {
 async function main(): Promise<void> {
   const t = await createTestDatabase(4);
   const prefix = uniqueTestPrefix('bench');
-  let worker: ChildProcess | undefined;
+  let workers: ChildProcess[] = [];
   try {
     log(
       `aggregate bench: ${PERSONS} bound persons, live taps ${PERSON_SHARE * 100}% by bound media; machine shared and noisy (load ${(await import('node:os')).loadavg()[0]!.toFixed(1)})`,
@@ -120,11 +123,12 @@ async function main(): Promise<void> {
       for (let i = 0; i < BACKLOG_TAPS / BATCH; i++) await insertLiveBatch(t.db, BATCH, i * BATCH);
       await sql`ANALYZE`.execute(t.db);
       const t0 = performance.now();
-      worker = startWorker(t.url, prefix);
+      const load1 = (await import('node:os')).loadavg()[0]!;
+      workers = Array.from({ length: WORKERS }, () => startWorker(t.url, prefix));
       while ((await pending(t.db)) > 0) await sleep(100);
       const backlogS = (performance.now() - t0) / 1000;
       log(
-        `1. worker drained ${BACKLOG_TAPS} taps in ${backlogS.toFixed(1)} s (incl. process start): ${(BACKLOG_TAPS / backlogS).toFixed(0)} taps/s counted`,
+        `1. ${WORKERS} worker process(es) × ${process.env.AGGREGATOR_CONCURRENCY ?? 2} jobs drained ${BACKLOG_TAPS} taps in ${backlogS.toFixed(1)} s (incl. process start): ${(BACKLOG_TAPS / backlogS).toFixed(0)} taps/s counted (load ${load1.toFixed(1)} → ${(await import('node:os')).loadavg()[0]!.toFixed(1)})`,
       );
 
       // 2. steady rate
@@ -132,6 +136,7 @@ async function main(): Promise<void> {
         id: number;
       }>`SELECT coalesce(max(id), 0)::int AS id FROM outbox`.execute(t.db);
       const perBatchMs = (BATCH / RATE) * 1000;
+      const load2 = (await import('node:os')).loadavg()[0]!;
       const start = performance.now();
       let sent = 0;
       let seq = 10_000_000;
@@ -153,13 +158,19 @@ async function main(): Promise<void> {
       FROM outbox WHERE id > ${mark[0]!.id}`.execute(t.db);
       const l = lag[0]!;
       log(
-        `2. steady: offered ${((sent * BATCH) / sendS).toFixed(0)} taps/s for ${sendS.toFixed(0)} s (target ${RATE}); lag commit→counted p50 ${l.p50.toFixed(2)} s, p99 ${l.p99.toFixed(2)} s, max ${l.max.toFixed(2)} s over ${l.n} batches`,
+        `2. steady: offered ${((sent * BATCH) / sendS).toFixed(0)} taps/s for ${sendS.toFixed(0)} s (target ${RATE}); lag commit→counted p50 ${l.p50.toFixed(2)} s, p99 ${l.p99.toFixed(2)} s, max ${l.max.toFixed(2)} s over ${l.n} batches (load ${load2.toFixed(1)} → ${(await import('node:os')).loadavg()[0]!.toFixed(1)})`,
       );
-      worker.kill('SIGTERM');
-      await new Promise((r) => worker!.once('exit', r));
-      worker = undefined;
+      await Promise.all(
+        workers.map((w) => {
+          const exited = new Promise((r) => w.once('exit', r));
+          w.kill('SIGTERM');
+          return exited;
+        }),
+      );
+      workers = [];
     }
 
+    if (!PHASES.includes('3')) return;
     // 3. synthetic year: employees' commutes (2 trips a day, some double taps) + public taps, all rated at 70 %
     const g0 = performance.now();
     await sql`
@@ -219,9 +230,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    if (worker) {
-      worker.kill('SIGKILL');
-    }
+    for (const w of workers) w.kill('SIGKILL');
     const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
     await new Queue('aggregate', { connection: redis, prefix })
       .obliterate({ force: true })

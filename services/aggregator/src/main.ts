@@ -17,6 +17,10 @@ const WorkerEnvSchema = z.object({
   AGGREGATOR_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   AGGREGATOR_STALE_SECONDS: z.coerce.number().min(1).default(30),
   AGGREGATOR_RELAY: z.enum(['true', 'false']).default('true'),
+  /** Pending tap batches one job applies together with its own under load. */
+  AGGREGATOR_COALESCE_TAP_BATCHES: z.coerce.number().int().min(0).max(100).default(9),
+  /** How often the relay looks for new outbox entries when it found none. */
+  AGGREGATOR_POLL_MS: z.coerce.number().int().min(5).max(10_000).default(50),
 });
 
 const env = loadEnv();
@@ -45,6 +49,8 @@ try {
     metricsPort: cfg.AGGREGATOR_METRICS_PORT,
     staleSeconds: cfg.AGGREGATOR_STALE_SECONDS,
     relay: cfg.AGGREGATOR_RELAY === 'true',
+    coalesceTapBatches: cfg.AGGREGATOR_COALESCE_TAP_BATCHES,
+    pollMs: cfg.AGGREGATOR_POLL_MS,
   });
 } catch (err) {
   logger.fatal({ err: err instanceof Error ? err.message : String(err) }, 'aggregator refused to start');

@@ -39,6 +39,43 @@ export function batchUpperBound(batchIds: readonly number[]) {
   return sql`coalesce((SELECT max(max_tapped_at) FROM ingest_batches WHERE batch_id = ANY(${batchIds}::bigint[])), 'infinity'::timestamptz)`;
 }
 
+/** The earliest and latest tap instants of batches (epoch ms, floored), ±Infinity when unknown. */
+export interface BatchBounds {
+  fromMs: number;
+  toMs: number;
+}
+
+/**
+ * The batches' tap span as values: passed to the statements as parameters, they let PostgreSQL prune
+ * the monthly `taps` partitions when planning (a bound from a subquery prunes only when executing,
+ * after planning every partition: ~70 partitions made planning cost more than running).
+ */
+export async function findBatchBounds(db: Db, batchIds: readonly number[]): Promise<BatchBounds> {
+  const { rows } = await sql<{ lo: number | null; hi: number | null }>`
+    SELECT floor(extract(epoch FROM min(min_tapped_at)) * 1000)::float8 AS lo, floor(extract(epoch FROM max(max_tapped_at)) * 1000)::float8 AS hi
+    FROM ingest_batches WHERE batch_id = ANY(${batchIds}::bigint[])`.execute(db);
+  const r = rows[0];
+  return { fromMs: r?.lo ?? -Infinity, toMs: r?.hi ?? Infinity };
+}
+
+/** `findBatchPersonRanges` with the batches' span known (plan-time partition pruning). */
+export async function findBatchPersonRangesIn(
+  db: Db,
+  batchIds: readonly number[],
+  bounds: BatchBounds,
+): Promise<PersonRange[]> {
+  const { rows } = await sql<{ person_id: string; from_ms: number; to_ms: number }>`
+    SELECT b.person_id,
+           floor(extract(epoch FROM min(t.tapped_at)) * 1000)::float8 AS from_ms,
+           floor(extract(epoch FROM max(t.tapped_at)) * 1000)::float8 AS to_ms
+    FROM taps t
+    JOIN media_bindings b ON b.media_type = t.media_type AND b.media_key = t.media_key AND b.valid @> t.tapped_at
+    WHERE t.batch_id = ANY(${batchIds}::bigint[])
+      AND t.tapped_at >= ${toPgInstant(bounds.fromMs)}::timestamptz AND t.tapped_at < ${toPgInstant(bounds.toMs + 1)}::timestamptz
+    GROUP BY b.person_id`.execute(db);
+  return rows.map((r) => ({ personId: r.person_id, fromMs: r.from_ms, toMs: r.to_ms }));
+}
+
 /** Persons whose media tapped in the batches (R1 at each tap's time), with the span of their taps. */
 export async function findBatchPersonRanges(db: Db, batchIds: readonly number[]): Promise<PersonRange[]> {
   const { rows } = await sql<{ person_id: string; from_ms: number; to_ms: number }>`
@@ -68,6 +105,7 @@ export async function lockPersonBuckets(db: Db, personIds: readonly string[]): P
  */
 export async function findPersonsTapsInRanges(db: Db, ranges: readonly PersonRange[]): Promise<LoadedPersonTap[]> {
   if (ranges.length === 0) return [];
+  const span = spanOf(ranges);
   const { rows } = await sql<{ person_id: string; ids: number[]; ats: number[]; vehicles: string[]; routes: string[] }>`
     SELECT r.person_id,
            array_agg(t.tap_id ORDER BY t.tapped_at, t.tap_id) AS ids,
@@ -82,6 +120,7 @@ export async function findPersonsTapsInRanges(db: Db, ranges: readonly PersonRan
       WHERE t.media_type = b.media_type AND t.media_key = b.media_key
         AND t.tapped_at >= greatest(lower(b.valid), r.lo)
         AND t.tapped_at < least(coalesce(upper(b.valid), 'infinity'::timestamptz), r.hi)
+        AND t.tapped_at >= ${span.lo}::timestamptz AND t.tapped_at < ${span.hi}::timestamptz
       OFFSET 0) t
     GROUP BY r.person_id
     ORDER BY r.person_id`.execute(db);
@@ -92,6 +131,20 @@ export async function findPersonsTapsInRanges(db: Db, ranges: readonly PersonRan
     }
   }
   return out;
+}
+
+/**
+ * The union of the ranges as timestamptz parameters: repeated next to the per-range bounds, they let
+ * PostgreSQL prune the monthly partitions of `taps` when planning instead of planning all of them.
+ */
+export function spanOf(ranges: readonly { fromMs: number; toMs: number }[]): { lo: string; hi: string } {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const r of ranges) {
+    if (r.fromMs < lo) lo = r.fromMs;
+    if (r.toMs > hi) hi = r.toMs;
+  }
+  return { lo: toPgInstant(lo), hi: toPgInstant(hi) };
 }
 
 /** First tap ids of the stored rides of each person in [from, to). */

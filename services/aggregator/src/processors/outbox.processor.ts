@@ -5,16 +5,18 @@
  * processed). Work on the same persons / (medium, vehicle) keys is serialised by advisory locks.
  */
 import {
-  findBatchPersonRanges,
-  findBatchVolumeRanges,
+  applyBoardingChangesWithDeltas,
+  findBatchBounds,
+  findBatchPersonRangesIn,
   findCityRouteIds,
   findEmployerPersonIds,
   findRatingRef,
   findRoutePersonIds,
   lockMorePendingOutbox,
   lockOutboxEntry,
+  judgeIsolatedBatchTaps,
+  lockBatchVolumeBuckets,
   lockPersonBuckets,
-  lockVolumeBuckets,
   lockVolumeRecompute,
   markOutboxProcessed,
   recordAnomalies,
@@ -23,7 +25,7 @@ import {
   type OutboxEntry,
   type Transaction,
 } from '@ridetally/db';
-import { parsePeriod, periodBounds, volumeKey } from '@ridetally/domain';
+import { parsePeriod, periodBounds } from '@ridetally/domain';
 import { z } from 'zod';
 import { rederivePersons, rederiveVolume, type PersonChange } from '../rederive';
 import { loadRuleBook } from '../rules';
@@ -99,19 +101,21 @@ async function applyTapBatches(tx: Transaction<DB>, batchIds: number[]): Promise
   const rules = await loadRuleBook(tx);
   const cityRoutes = new Set(await findCityRouteIds(tx));
   const opts = { rules, cityRoutes, mode: 'incremental' as const };
-  const persons = await findBatchPersonRanges(tx, batchIds);
-  const keys = await findBatchVolumeRanges(tx, batchIds);
+  const bounds = await findBatchBounds(tx, batchIds);
+  const persons = await findBatchPersonRangesIn(tx, batchIds, bounds);
   await lockPersonBuckets(
     tx,
     persons.map((p) => p.personId),
   );
   await lockVolumeRecompute(tx, false);
-  await lockVolumeBuckets(
-    tx,
-    keys.map((k) => volumeKey(k.mediaType, k.mediaKey, k.vehicleId)),
-  );
+  await lockBatchVolumeBuckets(tx, batchIds, bounds);
   await rederivePersons(tx, persons, opts);
-  await rederiveVolume(tx, keys, opts);
+  // R14: taps alone on their (medium, vehicle) within the window (most of them) are judged in one
+  // statement; the other keys go through the per-key engine. One volume_daily upsert for both, last:
+  // its rows are the ones concurrent workers wait for.
+  const easy = await judgeIsolatedBatchTaps(tx, batchIds, bounds, rules.volumeRepeatSeconds);
+  const hard = await rederiveVolume(tx, easy.hardKeys, { ...opts, dryRun: true });
+  await applyBoardingChangesWithDeltas(tx, hard.changes, easy.deltas);
 }
 
 const ALL_TIME: Pick<PersonChange, 'fromMs' | 'toMs'> = { fromMs: -Infinity, toMs: Infinity };
