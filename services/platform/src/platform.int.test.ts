@@ -48,5 +48,5 @@ describe('pnpm start (embedded default)', () => {
     } finally {
       expect(await interrupt(second)).toBe(0);
     }
-  }, 300_000);
+  }, 600_000);
 });

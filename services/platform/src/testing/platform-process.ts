@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 export const MAIN = join(ROOT, 'services', 'platform', 'src', 'main.ts');
-
+export const CLI = join(ROOT, 'services', 'cli', 'src', 'main.ts');
 
 export interface Started {
   child: ChildProcess;
@@ -20,14 +20,22 @@ export interface Started {
   stdout: string[];
 }
 
-/** Starts the platform on `dataDir` and resolves once /readyz answers 200. */
-export async function startPlatform(dataDir: string, args: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<Started> {
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...extraEnv };
-  // The embedded default is what is under test: no database or Redis from the outer environment.
+/**
+ * The environment of the embedded default on `dataDir`: no database, Redis or master key from the
+ * outer environment (the embedded default is what is under test).
+ */
+export function embeddedEnv(dataDir: string, extraEnv: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...extraEnv };
   delete env.DATABASE_URL;
   delete env.REDIS_URL;
   delete env.RIDETALLY_MASTER_KEY;
+  return env;
+}
+
+/** Starts the platform on `dataDir` and resolves once /readyz answers 200. */
+export async function startPlatform(dataDir: string, args: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<Started> {
+  const port = await freePort();
+  const env = embeddedEnv(dataDir, { PORT: String(port), HOST: '127.0.0.1', ...extraEnv });
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const stdout: string[] = [];
@@ -37,7 +45,8 @@ export async function startPlatform(dataDir: string, args: string[] = [], extraE
   });
   child.stderr?.on('data', (d: Buffer) => output.push(d.toString()));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
+  // A first start on a new folder (PGlite's initdb, the migrations) takes minutes on a loaded machine.
+  const deadline = Date.now() + 300_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`platform exited during start-up: ${output.join('')}`);
     try {
@@ -67,6 +76,50 @@ export async function waitForOutput(s: Started, text: string, timeoutMs: number)
   while (!s.output.join('').includes(text)) {
     if (s.child.exitCode !== null) throw new Error(`platform exited: ${s.output.join('').slice(-4000)}`);
     if (Date.now() > deadline) throw new Error(`"${text}" not seen within ${timeoutMs} ms: ${s.output.join('').slice(-4000)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Wall-clock seconds. */
+  seconds: number;
+}
+
+/** `pnpm ridetally <args>` as a child process with `env` (e.g. `embeddedEnv(dataDir)`). */
+export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr, seconds: (Date.now() - started) / 1000 }));
+  });
+}
+
+/** A sample of the platform's /metrics (Prometheus text): the value of `name{labels}`, or undefined. */
+export async function metricValue(url: string, name: string, labels = ''): Promise<number | undefined> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+/**
+ * Resolves once the in-process aggregator has applied every outbox entry: /metrics reports
+ * `ridetally_outbox_pending 0` (a count of unprocessed entries, read from the database at scrape).
+ */
+export async function waitForOutboxDrained(s: Started, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (s.child.exitCode !== null) throw new Error(`platform exited: ${s.output.join('').slice(-4000)}`);
+    const pending = await metricValue(s.url, 'ridetally_outbox_pending');
+    if (pending === 0) return;
+    if (Date.now() > deadline) throw new Error(`outbox still has ${pending} pending entries after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
