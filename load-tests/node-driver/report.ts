@@ -30,7 +30,13 @@ export function formatReport(run: DriverRun): string {
         ? [
             `| baseline: GET /healthz at the same rate, just before | ${floor.count} | ${floor.failed} | ${f(floor.rps)} | ${f(floor.p50)} | ${f(floor.p95)} | ${f(floor.p99)} | ${f(floor.max)} |`,
             '',
-            ...(floor.failed > 0 ? ['- the baseline requests did not answer 200 (the service has no /healthz): still an HTTP round trip through the service, but a 404 one'] : []),
+            ...(floor.failed > 0
+              ? [
+                  floor.failed === floor.count
+                    ? '- the baseline requests did not answer 200 (the service has no /healthz): still an HTTP round trip through the service, but a 404 one'
+                    : `- ${floor.failed} of ${floor.count} baseline requests failed (timeouts or errors: the machine or the service is saturated)`,
+                ]
+              : []),
             ...result.latency
               .filter((l) => l.name !== '(all)')
               .map((l) => `- ${l.name}: p50 ${f(l.p50 / floor.p50)}× and p99 ${f(l.p99 / floor.p99)}× the baseline's`),
