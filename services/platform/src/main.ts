@@ -15,7 +15,6 @@ import { createClientRateLimit } from '@ridetally/rider-app';
 import { loadIngestConfig } from '@ridetally/tap-ingest';
 import { createLogger, createMetricsRegistry } from '@ridetally/telemetry';
 import { DemoSeedAborted, demoBanner, demoSeedState, seedDemo } from './demo-seed';
-import { dropEmptyTapPartitions } from './embedded-partitions';
 import { createPlatform } from './platform';
 
 const argv = process.argv.slice(2);
@@ -40,9 +39,6 @@ const handle = await openDatabaseFromEnv(env, 'ridetally-platform');
 if (embedded) {
   const applied = await migrateToLatest(handle.db);
   if (applied.length) logger.info({ applied }, 'embedded database migrated');
-  // PGlite plans every statement on taps over every partition: keep only the months with taps.
-  const dropped = await dropEmptyTapPartitions(handle.db);
-  if (dropped.length) logger.info({ partitions: dropped.length }, 'embedded database: empty monthly tap partitions dropped');
 }
 const registry = createMetricsRegistry('platform');
 // The rider app's per-client limit (RIDER_CLIENT_*): in Redis with REDIS_URL, in this process otherwise.
