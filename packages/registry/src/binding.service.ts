@@ -12,13 +12,16 @@ import {
   findBindingsOfMedium,
   findBindingToEnd,
   insertBinding,
+  lockPersonIdHash,
   type BindingRow,
+  type DB,
+  type Transaction,
 } from '@ridetally/db';
-import type { MediaType } from '@ridetally/domain';
+import { normaliseNationalId, type MediaType } from '@ridetally/domain';
 import { AppError } from '@ridetally/http';
 import { formatShanghai, parseEnd, parseStart } from './dates';
 import type { RegistryDeps } from './deps';
-import { checkMedium, mediaKeyOf } from './media';
+import { checkMedium } from './media';
 import { requirePerson } from './person.service';
 
 export interface BindMediumInput {
@@ -55,25 +58,46 @@ function invalid(path: string, message: string): AppError {
   return new AppError('validation_failed', message, [{ path, message }]);
 }
 
-/** The media_key of the medium named in a request, checking id_card belongs to the person. */
-function resolveKey(deps: RegistryDeps, person: { id_hash: string }, type: MediaType, id: string, kind: string | null): string {
+/**
+ * The media_key of the medium named in a request, checking id_card belongs to the person. An ID
+ * card's key is its holder's id_hash, which a master-key rotation changes: it is read again, locked,
+ * in the writing transaction (`holderKey`), so HOLDER stands for it here.
+ */
+const HOLDER = Symbol('holder id_hash');
+function resolveKey(deps: RegistryDeps, person: { id_hash: string }, type: MediaType, id: string, kind: string | null): string | typeof HOLDER {
   if (type === 'id_card') {
-    if (id === 'self') return person.id_hash;
+    if (id === 'self') return HOLDER;
     const problem = checkMedium(type, id, kind);
     if (problem) throw invalid('id', problem);
-    const key = mediaKeyOf(deps.keyring, type, id);
-    if (key !== person.id_hash) throw new AppError('unprocessable', 'an ID card can only be bound to its holder');
-    return key;
+    // During a rotation the holder may still be under the previous key: any of the number's hashes.
+    if (!deps.keyring.idHashCandidates(normaliseNationalId(id)).includes(person.id_hash)) {
+      throw new AppError('unprocessable', 'an ID card can only be bound to its holder');
+    }
+    return HOLDER;
   }
   const problem = checkMedium(type, id, kind);
   if (problem) throw invalid(problem.startsWith('kind') || problem.includes('takes no kind') ? 'kind' : 'id', problem);
   return id;
 }
 
+/**
+ * The stored key of the resolved medium, in the writing transaction. An ID card is bound under its
+ * holder's id_hash as it is now, locked until commit: `keys rotate` re-keys a person together with
+ * the bindings under its old hash, so a binding written under a hash the person just left would be
+ * stranded under the old key.
+ */
+async function holderKey(trx: Transaction<DB>, personId: string, key: string | typeof HOLDER): Promise<string> {
+  if (key !== HOLDER) return key;
+  const idHash = await lockPersonIdHash(trx, personId);
+  if (idHash === undefined) throw new AppError('not_found', 'no such person');
+  return idHash;
+}
+
 export async function bindMedium(deps: RegistryDeps, input: BindMediumInput): Promise<BindingView> {
   const person = await requirePerson(deps, input.personId);
   const kind = input.kind ?? null;
-  const mediaKey = resolveKey(deps, person, input.type, input.id, kind);
+  const resolved = resolveKey(deps, person, input.type, input.id, kind);
+  let mediaKey = resolved === HOLDER ? person.id_hash : resolved;
   const now = deps.now();
   const validFrom = input.validFrom === undefined ? now : parseStart(input.validFrom);
   if (!validFrom) throw invalid('validFrom', 'validFrom must be a date (yyyy-MM-dd) or an ISO date-time with offset');
@@ -84,6 +108,7 @@ export async function bindMedium(deps: RegistryDeps, input: BindMediumInput): Pr
   if (validTo && validTo <= validFrom) throw invalid('validTo', 'validTo must be after validFrom');
   try {
     return await deps.db.transaction().execute(async (trx) => {
+      mediaKey = await holderKey(trx, person.person_id, resolved);
       const row = await insertBinding(trx, {
         person_id: person.person_id,
         media_type: input.type,
@@ -134,11 +159,12 @@ export async function unbindMedium(deps: RegistryDeps, input: UnbindMediumInput)
   if (input.type === 'id_card' && input.id !== 'self') {
     throw invalid('id', 'name an ID card as "self" in the path: ID numbers never go into URLs');
   }
-  const mediaKey = resolveKey(deps, person, input.type, input.id, null);
+  const resolved = resolveKey(deps, person, input.type, input.id, null);
   const now = deps.now();
   const end = input.validTo === undefined ? now : parseEnd(input.validTo);
   if (!end) throw invalid('validTo', 'validTo must be a date (yyyy-MM-dd) or an ISO date-time with offset');
   return deps.db.transaction().execute(async (trx) => {
+    const mediaKey = await holderKey(trx, person.person_id, resolved);
     const binding = await findBindingToEnd(trx, person.person_id, input.type, mediaKey, end);
     if (!binding) throw new AppError('not_found', `this ${input.type} is not bound to this person at ${formatShanghai(end)} (Asia/Shanghai)`);
     await endBinding(trx, binding.id, end, now);

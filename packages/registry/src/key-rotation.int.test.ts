@@ -1,7 +1,7 @@
 /**
  * keys rotate's edge cases in process, against real PostgreSQL (the full city, the SIGKILL and the
  * counting are in services/cli/src/commands/keys.command.int.test.ts): refusals, the dry run, a
- * person registered again under the new key during the window, and a card's old taps re-keyed
+ * person registered again under the new key alone (a process missing the previous key), and a card's old taps re-keyed
  * after its holder bound it under the new key.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -60,8 +60,9 @@ describe('rotateKeys', () => {
     const a = await registerPerson({ db: tdb.db, keyring: oldKr, now }, { idNumber: ID_A, name: '李四' });
     await bindMedium({ db: tdb.db, keyring: oldKr, now }, { personId: a.personId, type: 'id_card', id: 'self', validFrom: '2022-04-01' });
     await idCardTap(ID_A, '2022-07-01T08:00:00+08:00');
-    // During the window the registry looks up by the new hash only: a second person.
-    const again = await registerPerson({ db: tdb.db, keyring: windowKr, now }, { idNumber: ID_A, name: '李四' });
+    // With both keys set the registry finds the old person (rotation-window.int.test.ts); a process
+    // deployed with the new key but WITHOUT the previous one does not: a second person.
+    const again = await registerPerson({ db: tdb.db, keyring: newKr, now }, { idNumber: ID_A, name: '李四' });
     expect(again.created).toBe(true);
     const report = await rotateKeys({ db: tdb.db, keyring: windowKr, now });
     expect(report.conflicts).toEqual([a.personId]);

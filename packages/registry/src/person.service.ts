@@ -3,11 +3,12 @@
  * keyed hash (lookup) and a ciphertext; the name and phone are encrypted, and a masked name is kept
  * for display. Registration is idempotent on the ID number. Re-registration with another name or
  * phone replaces them (the latest real-name data from the app wins; an omitted phone keeps the stored
- * one) and bumps updated_at; an identical re-registration writes nothing.
+ * one) and bumps updated_at; an identical re-registration writes nothing. During a master-key rotation
+ * a person is looked up under both keys' hashes and new persons are written under the new key.
  */
 import {
   findPersonById,
-  findPersonByIdHash,
+  findPersonByIdHashes,
   insertPersonIfAbsent,
   updatePersonContact,
   type PersonRow,
@@ -54,17 +55,22 @@ export async function registerPerson(deps: RegistryDeps, input: RegisterPersonIn
   const name = normaliseName(input.name);
   const phone = input.phone === undefined ? undefined : normalisePhone(input.phone);
   const { keyring } = deps;
-  const idHash = keyring.hashIdNumber(idNumber);
+  // New key's hash first; during a master-key rotation also the previous key's, so a person not
+  // re-keyed yet is found rather than registered twice (keys rotate re-keys them later).
+  const idHashes = keyring.idHashCandidates(idNumber);
   return deps.db.transaction().execute(async (trx) => {
-    const newId = await insertPersonIfAbsent(trx, {
-      id_hash: idHash,
-      id_ciphertext: keyring.encrypt('pii', idNumber),
-      name_ciphertext: keyring.encrypt('pii', name),
-      name_masked: maskName(name),
-      phone_ciphertext: phone ? keyring.encrypt('pii', phone) : null,
-    });
-    if (newId) return { personId: newId, created: true, updated: [] };
-    const existing = (await findPersonByIdHash(trx, idHash))!;
+    let existing = idHashes.length > 1 ? await findPersonByIdHashes(trx, idHashes) : undefined;
+    if (!existing) {
+      const newId = await insertPersonIfAbsent(trx, {
+        id_hash: idHashes[0]!,
+        id_ciphertext: keyring.encrypt('pii', idNumber),
+        name_ciphertext: keyring.encrypt('pii', name),
+        name_masked: maskName(name),
+        phone_ciphertext: phone ? keyring.encrypt('pii', phone) : null,
+      });
+      if (newId) return { personId: newId, created: true, updated: [] };
+      existing = (await findPersonByIdHashes(trx, idHashes))!;
+    }
     const updated: RegisterPersonResult['updated'] = [];
     const change: Parameters<typeof updatePersonContact>[2] = {};
     if (decryptOrNull(keyring, existing.name_ciphertext) !== name) {

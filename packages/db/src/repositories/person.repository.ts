@@ -39,6 +39,35 @@ export async function findPersonByIdHash(db: Db, idHash: string): Promise<Person
     .executeTakeFirst();
 }
 
+/**
+ * The person stored under the first of these ID hashes that one holds (one statement). During a
+ * master-key rotation pass `keyring.idHashCandidates(id)`: the new key's hash first, then the old.
+ */
+export async function findPersonByIdHashes(db: Db, idHashes: readonly string[]): Promise<PersonRow | undefined> {
+  if (idHashes.length === 0) return undefined;
+  const rows = await findPersonsByIdHashes(db, idHashes);
+  return idHashes.map((h) => rows.find((r) => r.id_hash === h)).find((r) => r !== undefined);
+}
+
+/**
+ * The person's id_hash, share-locked (FOR KEY SHARE) until the end of the transaction: `keys rotate`
+ * (which locks a person FOR UPDATE and changes id_hash) waits, or is waited for. An ID-card binding
+ * written under this key in the same transaction therefore always carries its holder's key, and the
+ * rotation moves both together.
+ */
+export async function lockPersonIdHash(db: Transaction<DB>, personId: string): Promise<string | undefined> {
+  const { rows } = await sql<{ id_hash: string }>`SELECT id_hash FROM persons WHERE person_id = ${personId}::uuid FOR KEY SHARE`.execute(db);
+  return rows[0]?.id_hash;
+}
+
+/** The same, for many persons (one statement); person_id → id_hash. */
+export async function lockPersonsIdHashes(db: Transaction<DB>, personIds: readonly string[]): Promise<Map<string, string>> {
+  if (personIds.length === 0) return new Map();
+  const { rows } = await sql<{ person_id: string; id_hash: string }>`
+    SELECT person_id, id_hash FROM persons WHERE person_id = ANY(${personIds}::uuid[]) ORDER BY person_id FOR KEY SHARE`.execute(db);
+  return new Map(rows.map((r) => [r.person_id, r.id_hash]));
+}
+
 /** The persons with these ID hashes, in one statement. */
 export async function findPersonsByIdHashes(db: Db, idHashes: readonly string[]): Promise<PersonRow[]> {
   if (idHashes.length === 0) return [];

@@ -18,6 +18,7 @@ import {
   lockRegistryImports,
   updatePersonNames,
   type NewEmployment,
+  type PersonRow,
   type OutboxEntry,
 } from '@ridetally/db';
 import { checkNationalId, maskName, NATIONAL_ID_MESSAGES, normaliseNationalId } from '@ridetally/domain';
@@ -45,7 +46,10 @@ interface Interval {
 }
 
 interface PersonEntry {
+  /** under the current key (what a new person is written with) */
   idHash: string;
+  /** under each key the person may be stored with: current first, then the previous during a rotation */
+  idHashes: string[];
   idNumber: string;
   name: string;
   nameLine: number;
@@ -84,7 +88,7 @@ export async function importEmployees(
   const bound = bindColumns(table, EMPLOYEE_COLUMNS);
   const problems: ImportProblem[] = [...bound.problems];
   const persons = new Map<string, PersonEntry>();
-  const hashOf = new Map<string, string>();
+  const hashOf = new Map<string, string[]>();
   const employerLines = new Map<string, number[]>();
   const tick = progressTicker(options.onProgress, 'validating', bound.rows.length);
 
@@ -115,18 +119,19 @@ export async function importEmployees(
     for (const message of rowProblems) problems.push({ line: r.line, message });
     if (rowProblems.length) return;
 
-    let idHash = hashOf.get(idNumber);
-    if (!idHash) {
-      idHash = keyring.hashIdNumber(idNumber);
-      hashOf.set(idNumber, idHash);
+    let idHashes = hashOf.get(idNumber);
+    if (!idHashes) {
+      idHashes = keyring.idHashCandidates(idNumber);
+      hashOf.set(idNumber, idHashes);
     }
+    const idHash = idHashes[0]!;
     const lines = employerLines.get(employerCode);
     if (lines) lines.push(r.line);
     else employerLines.set(employerCode, [r.line]);
     const interval: Interval = { line: r.line, employerCode, from: from!, to };
     const entry = persons.get(idHash);
     if (!entry) {
-      persons.set(idHash, { idHash, idNumber, name, nameLine: r.line, intervals: [interval] });
+      persons.set(idHash, { idHash, idHashes, idNumber, name, nameLine: r.line, intervals: [interval] });
       return;
     }
     if (entry.name !== name) problems.push({ line: r.line, message: `name differs from line ${entry.nameLine} for the same ID number` });
@@ -144,7 +149,17 @@ export async function importEmployees(
   await deps.db.transaction().execute(async (trx) => {
     await lockRegistryImports(trx);
     const entries = [...persons.values()];
-    const existing = new Map((await findPersonsByIdHashes(trx, entries.map((e) => e.idHash))).map((p) => [p.id_hash, p]));
+    // Keyed by the entry's current-key hash; during a master-key rotation a person not re-keyed yet
+    // is found under the previous key's (and stays there: keys rotate re-keys it).
+    const existing = new Map<string, PersonRow>();
+    const findExisting = async (list: PersonEntry[]) => {
+      const byHash = new Map((await findPersonsByIdHashes(trx, list.flatMap((e) => e.idHashes))).map((p) => [p.id_hash, p]));
+      for (const e of list) {
+        const found = e.idHashes.map((h) => byHash.get(h)).find((p) => p !== undefined);
+        if (found) existing.set(e.idHash, found);
+      }
+    };
+    await findExisting(entries);
     const renames: { person_id: string; name_ciphertext: Buffer; name_masked: string }[] = [];
     const fresh = entries.filter((e) => !existing.has(e.idHash));
     const tickCompare = progressTicker(options.onProgress, 'comparing', entries.length);
@@ -167,7 +182,7 @@ export async function importEmployees(
     );
     // A person registered through the app meanwhile (not covered by the import lock) is found again.
     const raced = fresh.filter((e) => !created.has(e.idHash));
-    for (const p of await findPersonsByIdHashes(trx, raced.map((e) => e.idHash))) existing.set(p.id_hash, p);
+    await findExisting(raced);
     await updatePersonNames(trx, renames, now);
     changes.personsCreated = created.size;
     changes.personsRenamed = renames.length;

@@ -12,6 +12,7 @@ import {
   findBindingsOfMedia,
   findPersonsByIdHashes,
   insertBindings,
+  lockPersonsIdHashes,
   lockRegistryImports,
   type BindingRow,
   type NewBinding,
@@ -34,9 +35,13 @@ export interface MediaImportChanges {
 
 interface MediaRow {
   line: number;
+  /** the holder's ID hash under the current key (the row's identity in the file) */
   idHash: string;
+  /** … and under each key a person may still be stored under (current first; two during a rotation) */
+  idHashes: string[];
   type: MediaType;
   kind: string | null;
+  /** the medium's key under the current key (an ID card: `idHash`); stored ID cards use their holder's id_hash */
   mediaKey: string;
   from: Date;
   to: Date | null;
@@ -51,12 +56,12 @@ export async function importMedia(deps: RegistryDeps, table: Table, options: Imp
   const bound = bindColumns(table, MEDIA_COLUMNS);
   const problems: ImportProblem[] = [...bound.problems];
   const rows: MediaRow[] = [];
-  const hashOf = new Map<string, string>();
+  const hashOf = new Map<string, string[]>();
   const tick = progressTicker(options.onProgress, 'validating', bound.rows.length);
   bound.rows.forEach((r, i) => {
     tick(i + 1);
     const rowProblems: string[] = [];
-    let idHash = '';
+    let idHashes: string[] = [];
     if (r.isNumeric('id_number')) {
       rowProblems.push('id_number is stored as a number in the spreadsheet and has lost digits: format the column as text');
     } else {
@@ -64,13 +69,14 @@ export async function importMedia(deps: RegistryDeps, table: Table, options: Imp
       if (problem) rowProblems.push(NATIONAL_ID_MESSAGES[problem]);
       else {
         const idNumber = normaliseNationalId(r.get('id_number'));
-        idHash = hashOf.get(idNumber) ?? keyring.hashIdNumber(idNumber);
-        hashOf.set(idNumber, idHash);
+        idHashes = hashOf.get(idNumber) ?? keyring.idHashCandidates(idNumber);
+        hashOf.set(idNumber, idHashes);
       }
     }
     const type = r.get('media_type');
     const kind = r.get('media_kind') || null;
     const mediaId = r.get('media_id');
+    const idHash = idHashes[0] ?? '';
     let mediaKey = '';
     if (!isMediaType(type)) rowProblems.push('media_type must be one of transit_card, ecard, qr, id_card');
     else if (type === 'id_card' && r.isNumeric('media_id')) rowProblems.push('media_id is stored as a number and has lost digits: format the column as text');
@@ -93,6 +99,7 @@ export async function importMedia(deps: RegistryDeps, table: Table, options: Imp
       rows.push({
         line: r.line,
         idHash,
+        idHashes,
         type: type as MediaType,
         kind,
         mediaKey,
@@ -118,7 +125,13 @@ export async function importMedia(deps: RegistryDeps, table: Table, options: Imp
       }
     }
   }
-  const persons = new Map((await findPersonsByIdHashes(deps.db, [...new Set(rows.map((r) => r.idHash))])).map((p) => [p.id_hash, p.person_id]));
+  // During a master-key rotation a holder not re-keyed yet is found under the previous key's hash.
+  const personOfHash = new Map((await findPersonsByIdHashes(deps.db, [...new Set(rows.flatMap((r) => r.idHashes))])).map((p) => [p.id_hash, p.person_id]));
+  const persons = new Map<string, string>();
+  for (const r of rows) {
+    const personId = r.idHashes.map((h) => personOfHash.get(h)).find((p) => p !== undefined);
+    if (personId) persons.set(r.idHash, personId);
+  }
   for (const r of rows) {
     if (!persons.has(r.idHash)) problems.push({ line: r.line, message: 'no person is registered with this id_number (import employees or register in the app first)' });
   }
@@ -127,7 +140,11 @@ export async function importMedia(deps: RegistryDeps, table: Table, options: Imp
   const applyProblems: ImportProblem[] = [];
   await deps.db.transaction().execute(async (trx) => {
     await lockRegistryImports(trx);
-    const stored = await findBindingsOfMedia(trx, rows.map((r) => ({ media_type: r.type, media_key: r.mediaKey })));
+    // An ID card is stored under its holder's id_hash as it is now, locked until commit, so that
+    // keys rotate (which re-keys a person with the bindings under its hash) moves it with them.
+    const holderHash = await lockPersonsIdHashes(trx, [...new Set(rows.filter((r) => r.type === 'id_card').map((r) => persons.get(r.idHash)!))]);
+    const keyOf = (r: MediaRow) => (r.type === 'id_card' ? holderHash.get(persons.get(r.idHash)!)! : r.mediaKey);
+    const stored = await findBindingsOfMedia(trx, rows.map((r) => ({ media_type: r.type, media_key: keyOf(r) })));
     const storedByMedium = new Map<string, BindingRow[]>();
     for (const b of stored) {
       const k = `${b.media_type}\u0000${b.media_key}`;
@@ -144,7 +161,7 @@ export async function importMedia(deps: RegistryDeps, table: Table, options: Imp
     };
     for (const r of rows) {
       const personId = persons.get(r.idHash)!;
-      const existing = storedByMedium.get(`${r.type}\u0000${r.mediaKey}`) ?? [];
+      const existing = storedByMedium.get(`${r.type}\u0000${keyOf(r)}`) ?? [];
       const same = existing.find((b) => b.person_id === personId && b.valid_from.getTime() === r.from.getTime());
       if (same && (same.valid_to?.getTime() ?? null) === (r.to?.getTime() ?? null) && same.media_kind === r.kind) {
         changes.unchanged++;
@@ -167,7 +184,7 @@ export async function importMedia(deps: RegistryDeps, table: Table, options: Imp
         changes.created++;
         touch(personId, r.from);
       }
-      inserts.push({ person_id: personId, media_type: r.type, media_kind: r.kind, media_key: r.mediaKey, valid_from: r.from, valid_to: r.to });
+      inserts.push({ person_id: personId, media_type: r.type, media_kind: r.kind, media_key: keyOf(r), valid_from: r.from, valid_to: r.to });
     }
     if (applyProblems.length) throw new ImportAbort();
     await deleteBindings(trx, replaced);

@@ -5,7 +5,7 @@
  * number, a name in clear or a phone.
  */
 import type { Command } from 'commander';
-import { findBindingsOfPerson, findEmploymentsOfPersons, findPersonById, findPersonByIdHash } from '@ridetally/db';
+import { findBindingsOfPerson, findEmploymentsOfPersons, findPersonById, findPersonByIdHashes } from '@ridetally/db';
 import { checkNationalId, NATIONAL_ID_MESSAGES, normaliseNationalId } from '@ridetally/domain';
 import type { Keyring } from '@ridetally/keyring';
 import { CliError, withContext, type CliContext } from '../context';
@@ -39,10 +39,11 @@ async function printPerson(ctx: CliContext, personId: string, json: boolean): Pr
   for (const e of employments) process.stdout.write(`  in service ${e.employer}  ${e.from} → ${e.to ?? 'open'}\n`);
 }
 
-function hashFromStdin(keyring: Keyring, raw: string): string {
+/** The number's hashes: the current key's, then (during a master-key rotation) the previous key's. */
+function hashesFromStdin(keyring: Keyring, raw: string): string[] {
   const problem = checkNationalId(raw);
   if (problem) throw new CliError(NATIONAL_ID_MESSAGES[problem]);
-  return keyring.hashIdNumber(normaliseNationalId(raw));
+  return keyring.idHashCandidates(normaliseNationalId(raw));
 }
 
 export function registerPerson(program: Command): void {
@@ -63,8 +64,7 @@ export function registerPerson(program: Command): void {
     .option('--json', 'print JSON')
     .action((opts: { json?: boolean }) =>
       withContext(async (ctx) => {
-        const idHash = hashFromStdin(ctx.keyring, await readStdin());
-        const person = await findPersonByIdHash(ctx.handle.db, idHash);
+        const person = await findPersonByIdHashes(ctx.handle.db, hashesFromStdin(ctx.keyring, await readStdin()));
         if (!person) throw new CliError('no person is registered with that ID number');
         await printPerson(ctx, person.person_id, opts.json ?? false);
       }),
