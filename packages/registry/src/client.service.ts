@@ -18,8 +18,13 @@ export async function createApiClient(deps: Pick<RegistryDeps, 'db' | 'keyring'>
   return { clientId, token };
 }
 
-/** The active client holding this token, or undefined. */
+/**
+ * The active client holding this token, or undefined. During a master-key rotation the token is
+ * matched under the previous key too (a token issued before the new key was deployed), until the
+ * previous key is removed; such tokens are not re-hashed here (docs/decisions.md): they are the ones
+ * `keys rotate` lists to re-issue.
+ */
 export async function authenticateApiClient(deps: Pick<RegistryDeps, 'db' | 'keyring'>, token: string): Promise<ApiClientRow | undefined> {
   if (!token || token.length > 200) return undefined;
-  return findActiveApiClientByTokenHash(deps.db, deps.keyring.hashToken(token));
+  return findActiveApiClientByTokenHash(deps.db, deps.keyring.tokenHashCandidates(token));
 }

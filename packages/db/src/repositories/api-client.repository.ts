@@ -13,12 +13,17 @@ export async function insertApiClient(db: Db, client: { client_id: string; name:
   await db.insertInto('api_clients').values(client).execute();
 }
 
-/** The active (not revoked) client whose token hashes to this value. */
-export async function findActiveApiClientByTokenHash(db: Db, tokenHash: string): Promise<ApiClientRow | undefined> {
+/**
+ * The active (not revoked) client whose token hashes to this value, or to one of these values
+ * (during a master-key rotation: `keyring.tokenHashCandidates(token)`, the new key's hash first).
+ */
+export async function findActiveApiClientByTokenHash(db: Db, tokenHash: string | readonly string[]): Promise<ApiClientRow | undefined> {
+  const hashes = typeof tokenHash === 'string' ? [tokenHash] : [...tokenHash];
+  if (hashes.length === 0) return undefined;
   return db
     .selectFrom('api_clients')
     .select(['client_id', 'name'])
-    .where('token_hash', '=', tokenHash)
+    .where('token_hash', 'in', hashes)
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
 }

@@ -56,14 +56,19 @@ export async function login(ctx: RewardContext, username: string, password: stri
   return { token, expiresAt, roles: user.roles };
 }
 
+/**
+ * The session of a token. During a master-key rotation a session opened before the new key was
+ * deployed (hashed under the previous key) still authenticates, until `keys rotate` revokes the
+ * sessions created before the rotation started or the previous key is removed.
+ */
 export async function authenticate(ctx: RewardContext, token: string): Promise<ActiveSession | undefined> {
   if (!token || token.length > 200) return undefined;
-  return findActiveSession(ctx.db, ctx.keyring.hashToken(token), ctx.now());
+  return findActiveSession(ctx.db, ctx.keyring.tokenHashCandidates(token), ctx.now());
 }
 
 export async function logout(ctx: RewardContext, token: string, actor: ActiveSession): Promise<void> {
   const now = ctx.now();
-  await revokeSession(ctx.db, ctx.keyring.hashToken(token), now);
+  await revokeSession(ctx.db, ctx.keyring.tokenHashCandidates(token), now);
   await audit(ctx.db, now, { userId: actor.userId, username: actor.username, roles: actor.roles }, 'auth.logout', `user:${actor.userId}`, null);
 }
 
