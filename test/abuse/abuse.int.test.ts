@@ -47,7 +47,7 @@ afterAll(async () => {
 describe('rate limit shared by two replicas (Redis)', () => {
   it('a device gets one budget across both replicas; the rest is 429 with Retry-After and nothing written', async () => {
     const prefix = `${uniqueTestPrefix('abuse-rate')}:`;
-    const limiters = [0, 1].map(() => createRedisRateLimiter({ redis: TEST_REDIS_URL, prefix, ratePerS: 1, burst: 4 }));
+    const limiters = [0, 1].map(() => createRedisRateLimiter({ redis: TEST_REDIS_URL, prefix, ratePerS: 1, burst: 4, timeoutMs: 5000 }));
     await Promise.all(limiters.map((l) => l.ready()));
     // the buckets expire by themselves once full again (a few seconds): no clean-up of Redis needed
     closers.push(async () => {

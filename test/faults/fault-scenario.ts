@@ -491,7 +491,8 @@ async function scenario(
   }
 
   // ---- settle: every outbox row processed
-  const settleDeadline = Date.now() + 180_000;
+  // Generous: after a SIGKILL storm the replacements compile (tsx) before they drain, slowly at load 30+.
+  const settleDeadline = Date.now() + 600_000;
   let quiet = 0;
   while (quiet < 3) {
     const { rows } = await sql<{
@@ -499,7 +500,7 @@ async function scenario(
     }>`SELECT count(*)::text AS n FROM outbox WHERE processed_at IS NULL`.execute(handle.db);
     quiet = Number(rows[0]!.n) === 0 ? quiet + 1 : 0;
     if (Date.now() > settleDeadline) {
-      notes.push(`outbox not drained after 180 s (${rows[0]!.n} rows pending)`);
+      notes.push(`outbox not drained after 600 s (${rows[0]!.n} rows pending)`);
       break;
     }
     await sleep(500);

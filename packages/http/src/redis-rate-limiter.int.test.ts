@@ -25,8 +25,8 @@ async function unusedPort(): Promise<number> {
 
 describe('Redis token bucket', () => {
   it('two instances draw from one budget: burst in total, then the refill rate', async () => {
-    const a = createRedisRateLimiter({ redis: TEST_REDIS_URL, prefix, ratePerS: 5, burst: 10 });
-    const b = createRedisRateLimiter({ redis: TEST_REDIS_URL, prefix, ratePerS: 5, burst: 10 });
+    const a = createRedisRateLimiter({ redis: TEST_REDIS_URL, prefix, ratePerS: 5, burst: 10, timeoutMs: 5000 });
+    const b = createRedisRateLimiter({ redis: TEST_REDIS_URL, prefix, ratePerS: 5, burst: 10, timeoutMs: 5000 });
     try {
       await Promise.all([a.ready(), b.ready()]);
       const t0 = 1_700_000_000_000;

@@ -42,7 +42,7 @@ const personCount = async (): Promise<number> =>
 describe('per-client rate limit shared through Redis', () => {
   it('two replicas draw from one budget per client: burst 4 → 4 answered and 6 × 429 across both, nothing written by a refused request', async () => {
     const prefix = `${uniqueTestPrefix('client-rate')}:`;
-    const shared = [0, 1].map(() => createRedisRateLimiter({ redis: TEST_REDIS_URL, prefix, ratePerS: 1, burst: 4 }));
+    const shared = [0, 1].map(() => createRedisRateLimiter({ redis: TEST_REDIS_URL, prefix, ratePerS: 1, burst: 4, timeoutMs: 5000 }));
     limiters.push(...shared);
     await Promise.all(shared.map((l) => l.ready()));
     const { token } = await createApiClient({ db: tdb.db, keyring }, 'rate test backend');
