@@ -9,6 +9,7 @@ import { sql } from '@ridetally/db';
 import { createTestDatabase, type TestDatabase } from '@ridetally/db/testing';
 import { generateMasterKey, keyringFromEnv } from '@ridetally/keyring';
 import { bindMedium } from './binding.service';
+import { createApiClient } from './client.service';
 import { keyStatus, KeyRotationError, rotateKeys } from './key-rotation';
 import { registerPerson } from './person.service';
 import { insertTap, makeIdNumber, outboxEntries } from './testing/registry-test-kit';
@@ -77,6 +78,13 @@ describe('rotateKeys', () => {
     expect(audit.map((x) => x.details)).toMatchObject([{ outcome: 'completed', conflicts: 1 }]);
     expect(JSON.stringify(audit)).not.toContain(ID_A);
     expect((await keyStatus({ db: tdb.db, keyring: windowKr, now })).done).toBe(false);
+  });
+
+  it("lists the clients to re-issue in the first run's report", async () => {
+    const client = await createApiClient({ db: tdb.db, keyring: oldKr }, 'rider app');
+    await new Promise((r) => setTimeout(r, 5));
+    const report = await rotateKeys({ db: tdb.db, keyring: windowKr, now: () => new Date() });
+    expect(report.clientsToReissue.map((c) => c.clientId)).toEqual([client.clientId]);
   });
 
   it('re-keys an unregistered card and announces its holder who bound it under the new key meanwhile', async () => {

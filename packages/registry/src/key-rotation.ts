@@ -373,6 +373,11 @@ export async function rotateKeys(deps: Pick<RegistryDeps, 'db' | 'keyring' | 'no
     throw new KeyRotationError('RIDETALLY_MASTER_KEY_PREVIOUS must hold the old master key to re-key the rows still under it');
   }
   const rotation = await beginKeyRotation(db, from, keyring.keyId, startedAt);
+  // The status above was read before a first run recorded the rotation's start: list the clients now.
+  report.clientsToReissue = (await findApiClientsCreatedBefore(db, rotation.started_at)).map((c) => ({
+    clientId: c.client_id,
+    name: c.name,
+  }));
   const ctx: Ctx = { deps, batchSize, report, onProgress: options.onProgress ?? (() => undefined) };
   const audit = async (outcome: 'completed' | 'failed', failure?: unknown) => {
     const finished = deps.now();
