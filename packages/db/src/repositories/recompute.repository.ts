@@ -23,7 +23,7 @@
  */
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { DB } from '../types';
-import { toPgInstant } from './aggregation.repository';
+import { toPgInstant, type RideRow } from './aggregation.repository';
 
 type Db = Kysely<DB> | Transaction<DB>;
 
@@ -54,21 +54,8 @@ export interface RecomputeRidesInput {
   check: boolean;
 }
 
-/** A ride as the check lists it (stored or recomputed). */
-export interface CheckedRide {
-  personId: string;
-  firstTapId: number;
-  atMs: number;
-  vehicleId: string;
-  routeId: string;
-  tapIds: number[];
-  quarter: string;
-  eligible: boolean;
-  rated: boolean;
-  excluded: boolean;
-  counted: boolean;
-  rulesVersion: string;
-}
+/** A ride as the check lists it (stored or recomputed): the stored-ride shape. */
+export type CheckedRide = RideRow;
 
 export interface RideDifference {
   personId: string;
