@@ -102,11 +102,23 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> 
   });
 }
 
-/** A sample of the platform's /metrics (Prometheus text): the value of `name{labels}`, or undefined. */
+/**
+ * A sample of the platform's /metrics (Prometheus text): the value of the series `name` whose labels
+ * include `labels` (e.g. `{result="failed"}`; every series carries the registry's default
+ * `service` label too), or undefined when there is no such series.
+ */
 export async function metricValue(url: string, name: string, labels = ''): Promise<number | undefined> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+  const want = labels.replace(/^\{|\}$/g, '').split(',').filter(Boolean);
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    let have: string[] = [];
+    if (rest.startsWith('{')) have = rest.slice(1, rest.indexOf('}')).split(',');
+    else if (!rest.startsWith(' ')) continue;
+    if (want.every((w) => have.includes(w))) return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return undefined;
 }
 
 /**
