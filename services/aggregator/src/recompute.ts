@@ -395,7 +395,7 @@ function yearOfMs(ms: number): number {
   return Number(shanghaiDateOfMs(ms).slice(0, 4));
 }
 
-function formatRide(r: RideRow | CheckedRide): string {
+function formatRide(r: RideRow): string {
   return `${r.tapIds.join('+')}@${new Date(r.atMs).toISOString()} ${r.vehicleId}/${r.routeId} ${r.quarter} e=${r.eligible} r=${r.rated} x=${r.excluded} c=${r.counted} ${r.rulesVersion}`;
 }
 
