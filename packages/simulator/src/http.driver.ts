@@ -330,6 +330,25 @@ export async function registerRiders(
   return { personIds, stats };
 }
 
+/** Posts one rating on the ride whose first tap is `tapId` and counts the answer. */
+async function postRating(
+  options: RiderAppOptions,
+  stats: RatingPostStats,
+  tapId: number,
+  personId: string,
+  record: RatingRecord,
+): Promise<void> {
+  const posted = await requestWithRetry(options, () => ({
+    method: 'POST',
+    path: `/v1/rides/${tapId}/rating`,
+    headers: riderHeaders(options),
+    body: JSON.stringify({ personId, score: record.score, ratedAt: record.ratedAt }),
+  }));
+  if (posted.status === 201 || posted.status === 200) stats.accepted++;
+  else if (posted.status === 409) stats.duplicates++;
+  else stats.refused[String(posted.status)] = (stats.refused[String(posted.status)] ?? 0) + 1;
+}
+
 export interface RatingPostStats {
   ratings: number;
   accepted: number;
@@ -398,15 +417,7 @@ export async function postRatings(
           stats.unresolved++;
           continue;
         }
-        const posted = await requestWithRetry(options, () => ({
-          method: 'POST',
-          path: `/v1/rides/${ride.tapIds[0]}/rating`,
-          headers: riderHeaders(options),
-          body: JSON.stringify({ personId, score: record.score, ratedAt: record.ratedAt }),
-        }));
-        if (posted.status === 201 || posted.status === 200) stats.accepted++;
-        else if (posted.status === 409) stats.duplicates++;
-        else stats.refused[String(posted.status)] = (stats.refused[String(posted.status)] ?? 0) + 1;
+        await postRating(options, stats, ride.tapIds[0]!, personId, record);
       }
     });
     onProgress?.(stats);
@@ -472,15 +483,7 @@ export async function postRatingsByTapId(
           stats.unresolved++;
           continue;
         }
-        const posted = await requestWithRetry(options, () => ({
-          method: 'POST',
-          path: `/v1/rides/${tapId}/rating`,
-          headers: riderHeaders(options),
-          body: JSON.stringify({ personId, score: record.score, ratedAt: record.ratedAt }),
-        }));
-        if (posted.status === 201 || posted.status === 200) stats.accepted++;
-        else if (posted.status === 409) stats.duplicates++;
-        else stats.refused[String(posted.status)] = (stats.refused[String(posted.status)] ?? 0) + 1;
+        await postRating(options, stats, tapId, personId, record);
       }
     });
     onProgress?.(stats);
