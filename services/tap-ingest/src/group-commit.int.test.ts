@@ -54,6 +54,21 @@ describe('commitGroup', () => {
     expect(await commitGroup(db.db, [req(tap('G', 1))])).toEqual([['duplicate']]);
     expect(await count('outbox')).toBe(2);
   });
+
+  it('asks for the previous-key hash only for a key stored with another hash, and takes it as the same tap', async () => {
+    const asked: number[] = [];
+    // What the stored hash of seq 2 would be under the previous key (content 'old').
+    const previous = (t: PendingTap) => {
+      asked.push(t.seq);
+      return t.seq === 2 ? tap('P', 2, 'old').contentHash : null;
+    };
+    const during = (...taps: PendingTap[]): GroupRequest => ({ ...req(...taps), previousContentHash: previous });
+    expect(await commitGroup(db.db, [req(tap('P', 1), tap('P', 2, 'old'), tap('P', 3))])).toEqual([['accepted', 'accepted', 'accepted']]);
+    expect(await commitGroup(db.db, [during(tap('P', 1), tap('P', 4))])).toEqual([['duplicate', 'accepted']]);
+    expect(asked).toEqual([]);
+    expect(await commitGroup(db.db, [during(tap('P', 2, 'new'), tap('P', 3, 'other'))])).toEqual([['duplicate', 'seq_conflict']]);
+    expect(asked).toEqual([2, 3]);
+  });
 });
 
 describe('createGroupCommitter', () => {

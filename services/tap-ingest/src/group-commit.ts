@@ -8,7 +8,8 @@
  * Identity is (device, seq). Within a group the first occurrence of a key is its candidate; a later
  * one with the same content is a duplicate, with other content a seq_conflict. Keys that were not
  * inserted (already stored, possibly by a concurrent group) are classified by their stored
- * content hash in the same transaction.
+ * content hash in the same transaction; during a master-key rotation a stored hash made with the
+ * previous key is the same content too (an ID-card tap whose holder is not re-keyed yet).
  */
 import {
   findTapKeyHashes,
@@ -34,6 +35,12 @@ export interface GroupRequest {
    * One function per request rather than a closure per tap: the hot path allocates less.
    */
   sanitise: (raw: unknown) => unknown;
+  /**
+   * Set only while a previous master key is: the tap's content hash under that key, or null when it
+   * has none (not an ID card). Called only for a key stored with another hash than `contentHash`, so
+   * the hot path never pays for it.
+   */
+  previousContentHash?: ((tap: PendingTap) => string | null) | undefined;
   /** Taps already rejected by validation, quarantined in the same transaction. */
   quarantine: QuarantineRow[];
 }
@@ -120,7 +127,10 @@ export async function commitGroup(db: Database, reqs: GroupRequest[], pool?: Dat
     r.taps.map((t): TapOutcome => {
       const k = keyOf(t);
       if (candidateByKey.get(k) === t && insertedKeys.has(k)) return 'accepted';
-      if (storedHash.get(k) === t.contentHash) return 'duplicate';
+      const stored = storedHash.get(k);
+      if (stored === t.contentHash) return 'duplicate';
+      // Stored before its holder was re-keyed: the same tap, hashed with the previous key.
+      if (stored !== undefined && r.previousContentHash?.(t) === stored) return 'duplicate';
       conflicts.push({ deviceId: t.deviceId, seq: t.seq, receivedAt: t.receivedAt, code: 'seq_conflict', message: SEQ_CONFLICT_MESSAGE, payload: r.sanitise(t.raw) });
       return 'seq_conflict';
     }),

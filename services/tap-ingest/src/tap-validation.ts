@@ -216,7 +216,10 @@ export function isRejection(v: ValidTap | TapRejection): v is TapRejection {
  * key. For an id_card the key is the keyed hash of the number, never the number itself: an unkeyed
  * hash of an ID number could be reversed by trying every plausible number.
  */
-export function tapContentHash(tap: ValidTap, mediaKey: string): string {
+export function tapContentHash(
+  tap: Pick<ValidTap, 'seq' | 'tappedAt' | 'vehicleId' | 'routeId' | 'stopId' | 'mediaType' | 'mediaKind'>,
+  mediaKey: string,
+): string {
   const canonical = JSON.stringify([tap.seq, tap.tappedAt.getTime(), tap.vehicleId, tap.routeId, tap.stopId, tap.mediaType, tap.mediaKind, mediaKey]);
   // One-shot hash (node ≥ 20.12): a third of createHash's cost, and this runs once per tap.
   return hash('sha256', canonical, 'hex');

@@ -37,6 +37,17 @@ export interface TapsServiceDeps {
   rejectVehicleMismatch: boolean;
 }
 
+/**
+ * An ID-card tap's content hash with its media key under the previous master key: what a resend
+ * matches while its holder is not re-keyed yet. The number is read back from the ciphertext just made,
+ * so no plaintext ID number travels with the pending taps.
+ */
+function previousKeyContentHash(keyring: Keyring, tap: PendingTap): string | null {
+  if (tap.mediaType !== 'id_card' || tap.mediaCiphertext === null) return null;
+  const previousKey = keyring.idHashCandidates(keyring.decryptString('pii', tap.mediaCiphertext))[1];
+  return previousKey === undefined ? null : tapContentHash(tap, previousKey);
+}
+
 export async function ingestTapBatch(deps: TapsServiceDeps, input: IngestBatchInput): Promise<IngestOutcome> {
   const { keyring, committer } = deps;
   const hashId = (id: string) => keyring.hashIdNumber(id);
@@ -77,7 +88,12 @@ export async function ingestTapBatch(deps: TapsServiceDeps, input: IngestBatchIn
     pendingIndex.push(index);
   });
 
-  const outcomes = await committer.submit({ taps: pending, quarantine, sanitise: (raw) => sanitiseForQuarantine(raw, hashId) });
+  const outcomes = await committer.submit({
+    taps: pending,
+    quarantine,
+    sanitise: (raw) => sanitiseForQuarantine(raw, hashId),
+    previousContentHash: keyring.previousKeyId === null ? undefined : (t) => previousKeyContentHash(keyring, t),
+  });
   let accepted = 0;
   let duplicates = 0;
   outcomes.forEach((o, i) => {
