@@ -47,6 +47,8 @@ export interface AggregatorOptions {
   staleSeconds?: number;
   /** Pending tap batches applied together with one job's batch (default 4: up to 5 × 2,000 taps per transaction). */
   coalesceTapBatches?: number;
+  /** Pending ratings applied together with one job's tap batch or rating (default 99: up to 100 ratings per transaction). */
+  coalesceRatings?: number;
   /** Run the relay and reconciler in this process (default true). */
   relay?: boolean;
   /** Run workers in this process (default true). */
@@ -83,6 +85,7 @@ export async function startAggregator(opts: AggregatorOptions): Promise<Aggregat
       try {
         const result = await processOutboxEntry(db, outboxId, {
           coalesceTapBatches: opts.coalesceTapBatches ?? 4,
+          coalesceRatings: opts.coalesceRatings ?? 99,
         });
         for (const at of result.createdAt) metrics.lag.observe((Date.now() - at.getTime()) / 1000);
         metrics.jobs.inc({ result: 'completed' });

@@ -3,7 +3,8 @@
  * on random worlds: rosters joining and leaving, several media per person, replaced cards, double
  * taps, transfers, quarter and year boundaries at Shanghai midnight, taps arriving late and out of
  * order in random batches processed in random order, ratings in and out of the 7-day window,
- * exclusions and a route registered late.
+ * exclusions and a route registered late; tap batches and ratings applied one per transaction or
+ * coalesced, ratings mixed with still-pending batches.
  */
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
@@ -180,7 +181,10 @@ describe('aggregation: incremental = recompute = reference', () => {
       const ids = await findPendingOutboxIds(t.db, 1000);
       if (ids.length === 0) return;
       const k = shuffle.length ? shuffle[ids.length % shuffle.length]! % ids.length : 0;
-      await processOutboxEntry(t.db, ids[k]!, { coalesceTapBatches: (shuffle[0] ?? 0) % 3 });
+      await processOutboxEntry(t.db, ids[k]!, {
+        coalesceTapBatches: (shuffle[0] ?? 0) % 3,
+        coalesceRatings: [0, 1, 4, 100][(shuffle[1] ?? 0) % 4],
+      });
     }
   }
 

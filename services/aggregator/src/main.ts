@@ -19,6 +19,8 @@ const WorkerEnvSchema = z.object({
   AGGREGATOR_RELAY: z.enum(['true', 'false']).default('true'),
   /** Pending tap batches one job applies together with its own under load. */
   AGGREGATOR_COALESCE_TAP_BATCHES: z.coerce.number().int().min(0).max(100).default(9),
+  /** Pending ratings one job applies together with its own tap batch or rating under load. */
+  AGGREGATOR_COALESCE_RATINGS: z.coerce.number().int().min(0).max(1000).default(99),
   /** How often the relay looks for new outbox entries when it found none. */
   AGGREGATOR_POLL_MS: z.coerce.number().int().min(5).max(10_000).default(50),
 });
@@ -50,6 +52,7 @@ try {
     staleSeconds: cfg.AGGREGATOR_STALE_SECONDS,
     relay: cfg.AGGREGATOR_RELAY === 'true',
     coalesceTapBatches: cfg.AGGREGATOR_COALESCE_TAP_BATCHES,
+    coalesceRatings: cfg.AGGREGATOR_COALESCE_RATINGS,
     pollMs: cfg.AGGREGATOR_POLL_MS,
   });
 } catch (err) {

@@ -240,14 +240,15 @@ export interface RatingRefRow {
   tapAtMs: number | null;
 }
 
-/** A rating with the time of the tap it names (null when that tap is unknown). */
-export async function findRatingRef(db: Db, ratingId: number): Promise<RatingRefRow | undefined> {
+/** Ratings with the time of the tap each names (null when that tap is unknown), in rating id order; unknown ids are left out. */
+export async function findRatingRefs(db: Db, ratingIds: readonly number[]): Promise<RatingRefRow[]> {
+  if (ratingIds.length === 0) return [];
   const { rows } = await sql<{ rating_id: number; person_id: string; tap_id: number; at: number | null }>`
     SELECT r.rating_id, r.person_id, r.tap_id, floor(extract(epoch FROM k.tapped_at) * 1000)::float8 AS at
     FROM ratings r LEFT JOIN tap_keys k ON k.tap_id = r.tap_id
-    WHERE r.rating_id = ${ratingId}`.execute(db);
-  const r = rows[0];
-  return r && { ratingId: r.rating_id, personId: r.person_id, tapId: r.tap_id, tapAtMs: r.at };
+    WHERE r.rating_id = ANY(${ratingIds}::bigint[])
+    ORDER BY r.rating_id`.execute(db);
+  return rows.map((r) => ({ ratingId: r.rating_id, personId: r.person_id, tapId: r.tap_id, tapAtMs: r.at }));
 }
 
 /** Route ids flagged city-area (R3). */

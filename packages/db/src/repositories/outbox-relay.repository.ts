@@ -80,7 +80,8 @@ export async function markOutboxProcessed(db: Db, ids: number | readonly number[
 
 /**
  * Locks up to `limit` more pending entries of a topic that no one else holds (SKIP LOCKED), so one
- * transaction can apply several tap batches at once under load; their own jobs then find them done.
+ * transaction can apply several tap batches and ratings at once under load; their own jobs then
+ * find them done.
  */
 export async function lockMorePendingOutbox(
   db: Db,

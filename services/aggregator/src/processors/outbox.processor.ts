@@ -1,8 +1,11 @@
 /**
- * Applies one outbox entry to the derived data, in one transaction with marking it processed: a
- * crash anywhere leaves the entry pending and the derived data as before, and running an entry twice
+ * Applies outbox entries to the derived data, in one transaction with marking them processed: a
+ * crash anywhere leaves the entries pending and the derived data as before, and running an entry twice
  * (a retried job, two workers) changes nothing the second time (the entry row is locked, then found
- * processed). Work on the same persons / (medium, vehicle) keys is serialised by advisory locks.
+ * processed). Under load a `taps` or `rating` entry takes more pending ones of both topics with it
+ * (SKIP LOCKED, up to the coalesce limits), and each person they affect is re-derived once, over the
+ * union of their changed stretches. Work on the same persons / (medium, vehicle) keys is serialised by
+ * advisory locks.
  */
 import {
   applyBoardingChangesWithDeltas,
@@ -10,7 +13,7 @@ import {
   findBatchPersonRangesIn,
   findCityRouteIds,
   findEmployerPersonIds,
-  findRatingRef,
+  findRatingRefs,
   findRoutePersonIds,
   lockMorePendingOutbox,
   lockOutboxEntry,
@@ -23,6 +26,7 @@ import {
   type Database,
   type DB,
   type OutboxEntry,
+  type OutboxRow,
   type Transaction,
 } from '@ridetally/db';
 import { parsePeriod, periodBounds } from '@ridetally/domain';
@@ -58,9 +62,17 @@ export interface ProcessResult {
 }
 
 export interface ProcessOptions {
-  /** Tap batches applied together with this one when pending (0: only this entry). */
+  /** Pending tap batches applied together with a `taps` or `rating` entry (0: none). */
   coalesceTapBatches?: number;
+  /** Pending ratings applied together with a `taps` or `rating` entry (0: none). */
+  coalesceRatings?: number;
 }
+
+/** The entries that re-derive persons around known instants, and so can share one pass. */
+type CountingEntry = Extract<OutboxEntry, { topic: 'taps' | 'rating' }>;
+type OtherEntry = Exclude<OutboxEntry, CountingEntry>;
+
+const isCounting = (e: OutboxEntry): e is CountingEntry => e.topic === 'taps' || e.topic === 'rating';
 
 export async function processOutboxEntry(
   db: Database,
@@ -74,42 +86,76 @@ export async function processOutboxEntry(
     const parsed = EntrySchema.safeParse({ topic: row.topic, payload: row.payload });
     if (!parsed.success)
       throw new BadOutboxEntryError(`outbox ${outboxId}: unknown topic or bad payload (${row.topic})`);
-    if (parsed.data.topic === 'taps') {
-      // Under load, apply several pending tap batches in one transaction: one pass over their persons and keys.
-      const more = (await lockMorePendingOutbox(tx, 'taps', outboxId, options.coalesceTapBatches ?? 0))
-        .map((r) => ({ r, p: EntrySchema.safeParse({ topic: r.topic, payload: r.payload }) }))
-        .filter((x) => x.p.success && x.p.data.topic === 'taps');
-      const batchIds = [
-        parsed.data.payload.batchId,
-        ...more.map((x) => (x.p.data as { payload: { batchId: number } }).payload.batchId),
-      ];
-      await applyTapBatches(tx, batchIds);
-      await markOutboxProcessed(tx, [outboxId, ...more.map((x) => x.r.id)]);
+    const entry = parsed.data;
+    if (isCounting(entry)) {
+      // Under load, apply several pending tap batches and ratings in one transaction: one pass over
+      // their persons and keys. An entry that does not parse stays pending; its own job reports it.
+      const more: { row: OutboxRow; entry: CountingEntry }[] = [];
+      const limits = [
+        ['taps', options.coalesceTapBatches ?? 0],
+        ['rating', options.coalesceRatings ?? 0],
+      ] as const;
+      for (const [topic, limit] of limits) {
+        for (const r of await lockMorePendingOutbox(tx, topic, outboxId, limit)) {
+          const p = EntrySchema.safeParse({ topic: r.topic, payload: r.payload });
+          if (p.success && isCounting(p.data)) more.push({ row: r, entry: p.data });
+        }
+      }
+      await applyCountingEntries(tx, [entry, ...more.map((m) => m.entry)]);
+      await markOutboxProcessed(tx, [outboxId, ...more.map((m) => m.row.id)]);
       return {
         status: 'processed',
-        createdAt: [row.createdAt, ...more.map((x) => x.r.createdAt)],
+        createdAt: [row.createdAt, ...more.map((m) => m.row.createdAt)],
         topic: row.topic,
       };
     }
-    await applyEntry(tx, parsed.data);
+    await applyEntry(tx, entry);
     await markOutboxProcessed(tx, outboxId);
     return { status: 'processed', createdAt: [row.createdAt], topic: row.topic };
   });
 }
 
-async function applyTapBatches(tx: Transaction<DB>, batchIds: number[]): Promise<void> {
+/**
+ * Tap batches and ratings together: the persons whose media tapped in the batches (over the span of
+ * their taps) and the raters (at the rated tap) are locked at once, in bucket order, and re-derived
+ * once per person over the union of their stretches; then R14 for the batches' taps.
+ */
+async function applyCountingEntries(tx: Transaction<DB>, entries: readonly CountingEntry[]): Promise<void> {
+  const batchIds = entries.flatMap((e) => (e.topic === 'taps' ? [e.payload.batchId] : []));
+  const ratingIds = entries.flatMap((e) => (e.topic === 'rating' ? [e.payload.ratingId] : []));
   const rules = await loadRuleBook(tx);
   const cityRoutes = new Set(await findCityRouteIds(tx));
   const opts = { rules, cityRoutes, mode: 'incremental' as const };
-  const bounds = await findBatchBounds(tx, batchIds);
-  const persons = await findBatchPersonRangesIn(tx, batchIds, bounds);
-  await lockPersonBuckets(
-    tx,
-    persons.map((p) => p.personId),
-  );
-  await lockVolumeRecompute(tx, false);
-  await lockBatchVolumeBuckets(tx, batchIds, bounds);
-  await rederivePersons(tx, persons, opts);
+  const bounds = batchIds.length > 0 ? await findBatchBounds(tx, batchIds) : undefined;
+  const tapPersons = bounds ? await findBatchPersonRangesIn(tx, batchIds, bounds) : [];
+  const ratings = await findRatingRefs(tx, ratingIds);
+  const changes: PersonChange[] = [...tapPersons];
+  for (const r of ratings)
+    if (r.tapAtMs !== null) changes.push({ personId: r.personId, fromMs: r.tapAtMs, toMs: r.tapAtMs });
+  await lockPersonBuckets(tx, [...tapPersons.map((p) => p.personId), ...ratings.map((r) => r.personId)]);
+  if (bounds) {
+    await lockVolumeRecompute(tx, false);
+    await lockBatchVolumeBuckets(tx, batchIds, bounds);
+  }
+  const result = await rederivePersons(tx, changes, opts);
+  if (ratings.length > 0) {
+    // A rating whose tap is in none of the rater's re-derived rides: an unknown tap, or a medium
+    // that was not theirs at the time.
+    const ridden = new Set(result.rides.flatMap((r) => r.tapIds.map((id) => `${r.personId}|${id}`)));
+    await recordAnomalies(
+      tx,
+      ratings
+        .filter((r) => !ridden.has(`${r.personId}|${r.tapId}`))
+        .map((r) => ({
+          kind: 'rating_without_ride' as const,
+          personId: r.personId,
+          period: null,
+          key: `rating:${r.ratingId}`,
+          details: { ratingId: r.ratingId, tapId: r.tapId },
+        })),
+    );
+  }
+  if (!bounds) return;
   // R14: taps alone on their (medium, vehicle) within the window (most of them) are judged in one
   // statement; the other keys go through the per-key engine. One volume_daily upsert for both, last:
   // its rows are the ones concurrent workers wait for.
@@ -121,38 +167,11 @@ async function applyTapBatches(tx: Transaction<DB>, batchIds: number[]): Promise
 const ALL_TIME: Pick<PersonChange, 'fromMs' | 'toMs'> = { fromMs: -Infinity, toMs: Infinity };
 const CHUNK = 200;
 
-async function applyEntry(tx: Transaction<DB>, entry: OutboxEntry): Promise<void> {
+async function applyEntry(tx: Transaction<DB>, entry: OtherEntry): Promise<void> {
   const rules = await loadRuleBook(tx);
   const cityRoutes = new Set(await findCityRouteIds(tx));
   const opts = { rules, cityRoutes, mode: 'incremental' as const };
   switch (entry.topic) {
-    case 'taps':
-      return applyTapBatches(tx, [entry.payload.batchId]);
-    case 'rating': {
-      const ref = await findRatingRef(tx, entry.payload.ratingId);
-      if (!ref) return;
-      await lockPersonBuckets(tx, [ref.personId]);
-      const result =
-        ref.tapAtMs === null
-          ? { rides: [] }
-          : await rederivePersons(
-              tx,
-              [{ personId: ref.personId, fromMs: ref.tapAtMs, toMs: ref.tapAtMs }],
-              opts,
-            );
-      if (!result.rides.some((r) => r.tapIds.includes(ref.tapId))) {
-        await recordAnomalies(tx, [
-          {
-            kind: 'rating_without_ride',
-            personId: ref.personId,
-            period: null,
-            key: `rating:${ref.ratingId}`,
-            details: { ratingId: ref.ratingId, tapId: ref.tapId },
-          },
-        ]);
-      }
-      return;
-    }
     case 'person': {
       const from = entry.payload.from ? Date.parse(entry.payload.from) : -Infinity;
       await lockPersonBuckets(tx, [entry.payload.personId]);
