@@ -135,6 +135,8 @@ export interface FaultResult {
   differences: number;
   passed: boolean;
   seconds: number;
+  /** Mean 1-minute load average of the machine during the scenario (set by the runner). */
+  load?: number;
   notes: string[];
 }
 
@@ -369,7 +371,12 @@ async function scenario(
   });
   const faultTask =
     phase === 'taps'
-      ? injectFault(action, 'during the tap load', size.faultAfterMs, context(() => loadDone))
+      ? injectFault(
+          action,
+          'during the tap load',
+          size.faultAfterMs,
+          context(() => loadDone),
+        )
       : Promise.resolve();
   let truth;
   try {
@@ -407,7 +414,12 @@ async function scenario(
   const ratingsStarted = Date.now();
   const ratingsFault =
     phase === 'ratings'
-      ? injectFault(action, 'while ratings were posted', size.ratingsFaultAfterMs, context(() => ratingsDone))
+      ? injectFault(
+          action,
+          'while ratings were posted',
+          size.ratingsFaultAfterMs,
+          context(() => ratingsDone),
+        )
       : Promise.resolve();
   let rated;
   try {
@@ -473,7 +485,10 @@ async function scenario(
     log(`backlog of ${backlog} outbox rows; 3 aggregators started`);
     const threshold = backlog * (1 - size.drainFaultAt);
     while (!drained && pending > threshold && Date.now() < drainDeadline) await sleep(50);
-    if (drained) notes.push(`the backlog (${backlog} rows) drained before the fault was due: raise FAULT_SCALE/FAULT_DAYS`);
+    if (drained)
+      notes.push(
+        `the backlog (${backlog} rows) drained before the fault was due: raise FAULT_SCALE/FAULT_DAYS`,
+      );
     else {
       notes.push(`backlog ${backlog} outbox rows; fault at ${pending} pending`);
       // At most FAULT_DRAIN_KILLS SIGKILLs (4): a replacement needs seconds to start (tsx), so killing

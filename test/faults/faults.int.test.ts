@@ -4,11 +4,15 @@
  * stopped; the PostgreSQL restart runs only in `pnpm test:faults`, on a private server). The full
  * suite, every fault at a larger size: `pnpm test:faults`.
  */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../packages/db/src/testing/index';
 import { runFaultScenario, sizeFromEnv } from './fault-scenario';
-import { replaceSection } from './reliability-doc';
+import { replaceSection, writeFaultSection } from './reliability-doc';
 import { formatTable } from './results-table';
+import { summarizeLoad } from './run-context';
 
 describe('fault suite (small)', () => {
   let db: TestDatabase;
@@ -61,6 +65,30 @@ describe('results in docs/reliability.md', () => {
     expect(once).toContain('## Bad input and abuse\n\ntheirs\n');
     expect(once).toMatch(/## Fault tests\n\n\| fault +\| taps acked/);
     expect(once).toContain('| replay ');
+  });
+
+  it('says which commit the run was on, what was uncommitted and the load average', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rt-faults-doc-'));
+    try {
+      const file = join(dir, 'reliability.md');
+      await writeFile(file, '# Reliability\n\n## Bad input and abuse\n\ntheirs\n');
+      const run = {
+        startedAt: new Date('2026-11-29T08:05:00Z'),
+        commit: 'abc1234',
+        uncommitted: ['services/aggregator/src/main.ts'],
+        load: summarizeLoad([2, 4, 12]),
+      };
+      await writeFaultSection(file, [{ ...result, load: 6.25 }], sizeFromEnv({}), 61, run);
+      const doc = await readFile(file, 'utf8');
+      expect(doc).toContain('## Bad input and abuse\n\ntheirs\n');
+      expect(doc).toContain('started 2026-11-29 08:05 UTC');
+      expect(doc).toContain('1 of 1 scenarios passed, 61 s in all');
+      expect(doc).toContain('commit abc1234 **with uncommitted changes** (services/aggregator/src/main.ts)');
+      expect(doc).toContain('load average 6.0 (2.0–12.0)');
+      expect(doc).toMatch(/\| replay +\| 10 .*\| pass +\| 3 +\| 6\.3 +\|/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('replaces only its own section on the next run, wherever it is', () => {

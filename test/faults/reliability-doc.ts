@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { FaultResult, FaultSize } from './fault-scenario';
 import { formatTable } from './results-table';
+import { formatLoad, type RunContext } from './run-context';
 
 const HEADING = '## Fault tests';
 
@@ -22,12 +23,17 @@ export async function writeFaultSection(
   results: readonly FaultResult[],
   size: FaultSize,
   totalSeconds: number,
+  run: RunContext,
 ): Promise<void> {
   const notes = results.flatMap((r) => r.notes.map((n) => `- ${r.fault}: ${n}`));
+  const passed = results.filter((r) => r.passed).length;
   const section = [
     HEADING,
     '',
-    `Last run: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, \`pnpm test:faults\`, ${totalSeconds} s in all on the shared 2-core machine.`,
+    `Last run: started ${run.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, \`pnpm test:faults\`, ` +
+      `${passed} of ${results.length} scenarios passed, ${totalSeconds} s in all on the shared 2-core machine, ` +
+      `commit ${run.commit}${run.uncommitted.length ? ` **with uncommitted changes** (${run.uncommitted.join(', ')})` : ''}, ` +
+      `1-minute load average ${formatLoad(run.load)} (mean, lowest–highest of ${run.load.samples} samples; column "load": the mean during each scenario).`,
     `Size: seed ${size.seed}, scale ${size.scale}, ${size.days} days from ${size.start}, validators capped at ${size.rate} taps/s, ` +
       `${size.concurrency} requests in flight; a tap-load fault ${size.faultAfterMs} ms into the load, a ratings fault ${size.ratingsFaultAfterMs} ms into the ratings, ` +
       `a drain fault once ${Math.round(size.drainFaultAt * 100)} % of the backlog is processed (env FAULT_*; see test/faults/README.md).`,

@@ -11,6 +11,7 @@ export function formatTable(results: readonly FaultResult[]): string {
     'differences',
     'result',
     'seconds',
+    'load',
   ];
   const rows = results.map((r) => [
     r.fault,
@@ -21,6 +22,7 @@ export function formatTable(results: readonly FaultResult[]): string {
     String(r.differences),
     r.passed ? 'pass' : 'FAIL',
     String(r.seconds),
+    r.load === undefined ? '–' : r.load.toFixed(1),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
