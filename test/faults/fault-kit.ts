@@ -33,21 +33,29 @@ export async function runAllCleanups(): Promise<void> {
 
 export function createCleanup(): Cleanup {
   const stack: { what: string; undo: () => Promise<void> | void }[] = [];
+  // One run at a time: on SIGTERM the signal handler and the interrupted scenario's `finally` both
+  // run the same stack; side by side, one removed the PostgreSQL data directory while the other was
+  // still stopping the server (a half-deleted temp dir was left behind).
+  let running: Promise<void> | undefined;
+  const unwind = async () => {
+    while (stack.length > 0) {
+      const step = stack.pop()!;
+      try {
+        await step.undo();
+      } catch (err) {
+        process.stderr.write(`cleanup ${step.what}: ${err instanceof Error ? err.message : String(err)}\n`);
+      }
+    }
+  };
   const cleanup: Cleanup = {
     add(what, undo) {
       stack.push({ what, undo });
     },
-    async run() {
+    run() {
       const at = active.indexOf(cleanup);
       if (at >= 0) active.splice(at, 1);
-      while (stack.length > 0) {
-        const step = stack.pop()!;
-        try {
-          await step.undo();
-        } catch (err) {
-          process.stderr.write(`cleanup ${step.what}: ${err instanceof Error ? err.message : String(err)}\n`);
-        }
-      }
+      running ??= unwind().finally(() => (running = undefined));
+      return running;
     },
   };
   active.push(cleanup);
