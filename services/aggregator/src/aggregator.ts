@@ -80,23 +80,27 @@ export async function startAggregator(opts: AggregatorOptions): Promise<Aggregat
     queueDepth: () => queueDepth?.() ?? Promise.resolve({}),
   });
 
+  const applyEntry = async (outboxId: number): Promise<number[]> => {
+    try {
+      const result = await processOutboxEntry(db, outboxId, {
+        coalesceTapBatches: opts.coalesceTapBatches ?? 4,
+        coalesceRatings: opts.coalesceRatings ?? 99,
+      });
+      for (const at of result.createdAt) metrics.lag.observe((Date.now() - at.getTime()) / 1000);
+      metrics.jobs.inc({ result: 'completed' });
+      return result.applied;
+    } catch (err) {
+      metrics.jobs.inc({ result: 'failed' });
+      const message = err instanceof Error ? `${err.name}: ${err.message}` : 'unknown error';
+      await recordOutboxFailure(db, outboxId, message).catch(() => undefined);
+      logger.warn({ outboxId, err: message }, 'aggregation failed');
+      if (err instanceof BadOutboxEntryError) throw new UnrecoverableError(message);
+      throw err;
+    }
+  };
   const handlers: JobHandlers = {
     'aggregate.outbox': async ({ outboxId }) => {
-      try {
-        const result = await processOutboxEntry(db, outboxId, {
-          coalesceTapBatches: opts.coalesceTapBatches ?? 4,
-          coalesceRatings: opts.coalesceRatings ?? 99,
-        });
-        for (const at of result.createdAt) metrics.lag.observe((Date.now() - at.getTime()) / 1000);
-        metrics.jobs.inc({ result: 'completed' });
-      } catch (err) {
-        metrics.jobs.inc({ result: 'failed' });
-        const message = err instanceof Error ? `${err.name}: ${err.message}` : 'unknown error';
-        await recordOutboxFailure(db, outboxId, message).catch(() => undefined);
-        logger.warn({ outboxId, err: message }, 'aggregation failed');
-        if (err instanceof BadOutboxEntryError) throw new UnrecoverableError(message);
-        throw err;
-      }
+      await applyEntry(outboxId);
     },
   };
   assertHandlersComplete(handlers, ['aggregate']);
@@ -106,10 +110,13 @@ export async function startAggregator(opts: AggregatorOptions): Promise<Aggregat
       while (!stopping) {
         const ids = await findPendingOutboxIds(db, 200).catch(() => [] as number[]);
         let progressed = false;
+        // entries of this pass already applied with an earlier one (coalesced): not visited again
+        const done = new Set<number>();
         for (const id of ids) {
           if (stopping) break;
+          if (done.has(id)) continue;
           try {
-            await handlers['aggregate.outbox']!({ outboxId: id });
+            for (const applied of await applyEntry(id)) done.add(applied);
             progressed = true;
           } catch {
             // recorded on the entry; retried on a later pass

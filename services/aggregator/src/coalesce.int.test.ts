@@ -207,6 +207,7 @@ describe('coalesced ratings', () => {
     expect(result.status).toBe('processed');
     expect(result.topic).toBe('rating');
     expect(result.createdAt).toHaveLength(pending.length);
+    expect([...result.applied].sort((a, b) => a - b)).toEqual(pending);
     await expectConsistent(t.db, w);
 
     // every job run again (a retry, a flushed Redis re-enqueued by the reconciler) changes nothing
@@ -235,7 +236,7 @@ describe('coalesced ratings', () => {
       let applied = 0;
       for (const id of order) {
         const r = await processOutboxEntry(t.db, id, { coalesceTapBatches: 1, coalesceRatings });
-        applied += r.createdAt.length;
+        applied += r.applied.length;
       }
       return applied;
     };

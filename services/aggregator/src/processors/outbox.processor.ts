@@ -56,6 +56,8 @@ export class BadOutboxEntryError extends Error {
 
 export interface ProcessResult {
   status: 'processed' | 'already-processed' | 'missing';
+  /** The entries applied (this one first, then those coalesced with it); empty when none was. */
+  applied: number[];
   /** When each applied entry was written (for the commit → counted lag). */
   createdAt: Date[];
   topic?: string;
@@ -81,8 +83,8 @@ export async function processOutboxEntry(
 ): Promise<ProcessResult> {
   return db.transaction().execute(async (tx) => {
     const row = await lockOutboxEntry(tx, outboxId);
-    if (!row) return { status: 'missing', createdAt: [] };
-    if (row.processedAt) return { status: 'already-processed', createdAt: [], topic: row.topic };
+    if (!row) return { status: 'missing', applied: [], createdAt: [] };
+    if (row.processedAt) return { status: 'already-processed', applied: [], createdAt: [], topic: row.topic };
     const parsed = EntrySchema.safeParse({ topic: row.topic, payload: row.payload });
     if (!parsed.success)
       throw new BadOutboxEntryError(`outbox ${outboxId}: unknown topic or bad payload (${row.topic})`);
@@ -102,16 +104,18 @@ export async function processOutboxEntry(
         }
       }
       await applyCountingEntries(tx, [entry, ...more.map((m) => m.entry)]);
-      await markOutboxProcessed(tx, [outboxId, ...more.map((m) => m.row.id)]);
+      const applied = [outboxId, ...more.map((m) => m.row.id)];
+      await markOutboxProcessed(tx, applied);
       return {
         status: 'processed',
+        applied,
         createdAt: [row.createdAt, ...more.map((m) => m.row.createdAt)],
         topic: row.topic,
       };
     }
     await applyEntry(tx, entry);
     await markOutboxProcessed(tx, outboxId);
-    return { status: 'processed', createdAt: [row.createdAt], topic: row.topic };
+    return { status: 'processed', applied: [outboxId], createdAt: [row.createdAt], topic: row.topic };
   });
 }
 
