@@ -44,7 +44,7 @@ beforeAll(async () => {
   const [heavy, twoBus] = await seedCounts(h, '2022-Q4', [{ name: '欧阳娜娜', rides: 60 }, { name: '司马光', rides: 33 }], { code: 'E002', name: '吕梁市人民医院' });
   await h.db.db.insertInto('anomalies').values([
     { kind: 'rides_per_day', person_id: heavy!, period: '2022-Q4', key: 'e2e-1', details: JSON.stringify({ date: '2022-11-02', rides: 14 }) },
-    { kind: 'two_vehicles', person_id: twoBus!, period: '2022-Q4', key: 'e2e-2', details: JSON.stringify({ gapSeconds: 31 }) },
+    { kind: 'two_vehicles', person_id: twoBus!, period: '2022-Q4', key: 'e2e-2', details: JSON.stringify({ firstTapIds: [101, 102], vehicleIds: ['V0123', 'V0456'], seconds: 31 }) },
   ]).execute();
   anomalyPeople = { heavy: heavy!, twoBus: twoBus! };
   const secret = Buffer.from('placeholder');
@@ -277,6 +277,12 @@ describe('anomalies (R13)', () => {
     expect(await rows.count()).toBe(2);
     expect(await page.locator('[data-testid=anomalies-table]').textContent()).toContain('欧**娜');
     expect(await page.locator('[data-testid=anomalies-table]').textContent()).not.toContain('欧阳娜娜');
+    // the records' detail fields, labelled in Chinese rather than as the server's field names
+    const details = await page.locator('[data-testid=anomalies-table]').textContent();
+    expect(details).toContain('有效乘车次数：14');
+    expect(details).toContain('车辆：V0123 / V0456');
+    expect(details).toContain('间隔秒数：31');
+    expect(details).not.toMatch(/rides|seconds|vehicleIds/);
     await h.screenshot(page, '07-anomalies');
     await rows.filter({ hasText: '司*光' }).locator('button', { hasText: '无需处理' }).click();
     await confirmDialog(page, { reason: '两台车的刷卡机时钟相差 40 秒，非代刷' });
@@ -314,9 +320,16 @@ describe('the other pages', () => {
       await page.waitForSelector('main .loading', { state: 'detached' });
       await h.screenshot(page, name);
     }
+    // the rule explanations the server sends (R15-R16) are said in Chinese, not in its English
+    await page.goto(`${h.url}/console/#/assessment?year=2022`);
+    await page.waitForSelector('[data-testid=volume-explanation]');
+    expect(await page.locator('[data-testid=volume-explanation]').textContent()).toMatch(/^R16：完成率 [\d.]+%，下降 \d+ 个整百分点/);
+    expect(await page.locator('main').textContent()).not.toMatch(/completion|not entered|whole point|office|rules 20/);
     // dashboard and registry: the validator silent since the 15th is counted and flagged
     await page.goto(`${h.url}/console/#/dashboard`);
     await page.waitForSelector('[data-testid=stat-silent]');
+    // (this year, 2023, has no target yet)
+    expect(await page.locator('[data-testid=volume-explanation]').textContent()).toBe('R15：本年度尚未设定客运量目标，由办公室设定');
     expect(await page.locator('[data-testid=stat-silent] .stat-value').textContent()).toBe('1');
     await page.goto(`${h.url}/console/#/registry/devices`);
     await page.waitForSelector('[data-testid=devices-table]');
@@ -340,6 +353,9 @@ describe('the other pages', () => {
     await page.waitForSelector('[data-testid=snapshot-status]');
     expect(await page.locator('[data-testid=snapshot-status]').textContent()).toBe('In public notice');
     await h.screenshot(page, '12-snapshot-detail-english');
+    await page.goto(`${h.url}/console/#/assessment?year=2022`);
+    await page.waitForSelector('[data-testid=volume-explanation]');
+    expect(await page.locator('[data-testid=volume-explanation]').textContent()).toMatch(/^R16: completion [\d.]+ % falls short by \d+ whole points/);
     await page.click('[data-testid=lang-switch]');
     await page.waitForSelector('html[lang="zh-CN"]', { state: 'attached' });
     expect(problems(page)).toEqual([]);

@@ -9,6 +9,27 @@ export type TiePolicy = 'shared' | 'first-reached';
 export type SnapshotStatus = 'draft' | 'submitted' | 'returned' | 'approved' | 'in_notice' | 'final' | 'paid' | 'superseded';
 
 /**
+ * A rule explanation as a stable code and its figures, sent beside the English sentence
+ * (services/reward/src/reason-codes.ts); the console says it with `describeReason`.
+ */
+export interface Reason {
+  code: string;
+  params: Record<string, string | number>;
+}
+
+/** A row's tie note (R7/R9) in figures. */
+export interface TieReason {
+  policy: TiePolicy;
+  size: number;
+  rides: number;
+  rank: number | null;
+  fromPosition: number;
+  toPosition: number;
+  listLine: number | null;
+  tierBoundariesAfter: number[];
+}
+
+/**
  * GET /api/console/dashboard (services/reward/src/routes/console-dashboard.routes.ts): today's and
  * this month's boardings on all routes (R14), and ingest health.
  */
@@ -24,10 +45,12 @@ export interface VolumeReport {
   year: number;
   target: number | null;
   targetSource: string;
+  targetSourceReason?: Reason;
   boardings: number;
   completionPercent: number | null;
   volumeScore: number | null;
   explanation: string;
+  reason?: Reason;
   monthly: { month: string; boardings: number; target: number | null; completionPercent: number | null }[];
 }
 
@@ -41,6 +64,7 @@ export interface RankingRow {
   rides: number;
   awardCny?: number | null;
   tieNote?: string | null;
+  tie?: TieReason | null;
 }
 
 export interface Ranking {
@@ -94,6 +118,7 @@ export interface SnapshotRow {
   lastCountedAt?: string | null;
   awardCny: number | null;
   tieNote: string | null;
+  tie?: TieReason | null;
 }
 
 export interface Transition {
@@ -162,11 +187,12 @@ export interface OperatorScore {
   year: number;
   rulesVersion: string;
   volume: { boardings: number; target: number; completionPercent: number | null };
-  items: { item: string; score: number; max: number | null; explanation: string }[];
+  items: { item: string; score: number; max: number | null; explanation: string; reason?: Reason }[];
   sum: number;
   total: number;
   complete: boolean;
   explanation: string;
+  reason?: Reason;
   subsidy: {
     score: number;
     band: 'bonus' | 'full' | 'deduction';
@@ -177,8 +203,10 @@ export interface OperatorScore {
     cityCny: number;
     districtCny: number;
     explanations: string[];
+    reasons?: Reason[];
   } | null;
   subsidyExplanation: string | null;
+  subsidyReason?: Reason | null;
 }
 
 export interface Employer {

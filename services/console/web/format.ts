@@ -13,6 +13,11 @@ export function formatNumber(n: number | null | undefined, fractionDigits = 0): 
   return new Intl.NumberFormat(tag(), { minimumFractionDigits: fractionDigits, maximumFractionDigits: fractionDigits }).format(n);
 }
 
+/** A figure of a rule explanation: grouped digits, up to two decimals as given (97.2, 1,039,000). */
+export function formatFigure(n: number): string {
+  return new Intl.NumberFormat(tag(), { maximumFractionDigits: 2 }).format(n);
+}
+
 /** Amounts in yuan: "¥1,000". */
 export function formatCny(n: number | string | null | undefined): string {
   if (n === null || n === undefined || n === '') return '—';

@@ -27,18 +27,21 @@ import {
 import { AppError } from '@ridetally/http';
 import { audit, type Actor } from './audit.service';
 import type { RewardContext } from './deps';
+import { itemReasons, monthReason, reasonOf, subsidyReasons, targetReason, totalReason, volumeReason } from './reasons';
 import { rulesForYear } from './rules.service';
 
-async function targetFor(ctx: RewardContext, year: number): Promise<{ target: number | null; source: string }> {
+async function targetFor(ctx: RewardContext, year: number): Promise<{ target: number | null; source: string; from: 'office' | 'rules' | 'none' }> {
   const stored = await findVolumeTarget(ctx.db, year);
-  if (stored !== undefined) return { target: Number(stored), source: 'set by the office (volume_targets)' };
+  if (stored !== undefined) return { target: Number(stored), source: 'set by the office (volume_targets)', from: 'office' };
   const rules = await rulesForYear(ctx.db, year);
-  return rules.volumeTarget === null ? { target: null, source: 'not set' } : { target: rules.volumeTarget, source: `R15: rules ${rules.version}` };
+  return rules.volumeTarget === null
+    ? { target: null, source: 'not set', from: 'none' }
+    : { target: rules.volumeTarget, source: `R15: rules ${rules.version}`, from: 'rules' };
 }
 
 export async function volumeReport(ctx: RewardContext, year: number) {
   const rules = await rulesForYear(ctx.db, year);
-  const { target, source } = await targetFor(ctx, year);
+  const { target, source, from } = await targetFor(ctx, year);
   const months = await sumCityBoardingsByMonth(ctx.db, year);
   const byMonth = new Map(months.map((m) => [m.month, m.boardings]));
   const boardings = months.reduce((s, m) => s + m.boardings, 0);
@@ -51,6 +54,7 @@ export async function volumeReport(ctx: RewardContext, year: number) {
       target: monthTarget,
       completionPercent: monthTarget ? completionPercent(b, monthTarget) : null,
       explanation: monthTarget ? `R14: city-area boardings of the month against target/12 = ${monthTarget} (for following the year; only the annual figure scores)` : 'R14: no target set',
+      reason: monthReason(monthTarget),
     };
   });
   const volume = target === null ? null : scoreVolume(boardings, target, rules);
@@ -59,10 +63,12 @@ export async function volumeReport(ctx: RewardContext, year: number) {
     rulesVersion: rules.version,
     target,
     targetSource: source,
+    targetSourceReason: targetReason(from, rules.version),
     boardings,
     completionPercent: volume?.completionPercent ?? null,
     volumeScore: volume?.points ?? null,
     explanation: volume?.explanation ?? 'R15: no volume target for this year; the office sets it',
+    reason: volumeReason(volume, rules),
     monthly,
   };
 }
@@ -108,7 +114,7 @@ export async function setBudget(ctx: RewardContext, actor: Actor, year: number, 
 export async function operatorScore(ctx: RewardContext, year: number) {
   const rules = await rulesForYear(ctx.db, year);
   const report = await volumeReport(ctx, year);
-  if (report.target === null) throw new AppError('conflict', `no volume target for ${year}; the office sets it first`);
+  if (report.target === null) throw new AppError('conflict', `no volume target for ${year}; the office sets it first`, { reason: reasonOf('volume.noTarget') });
   const entered = Object.fromEntries((await listAssessments(ctx.db, year)).map((a) => [a.item, Number(a.score)])) as Partial<Record<AssessmentItem, number>>;
   let score;
   try {
@@ -118,16 +124,19 @@ export async function operatorScore(ctx: RewardContext, year: number) {
   }
   const budget = await findSubsidyBudget(ctx.db, year);
   const subsidy = budget ? computeSubsidy(score.total, budget, rules) : null;
+  const reasons = itemReasons(score, report.reason, entered);
   return {
     year,
     rulesVersion: rules.version,
     volume: { boardings: report.boardings, target: report.target, completionPercent: report.completionPercent },
-    items: score.items,
+    items: score.items.map((i, n) => ({ ...i, reason: reasons[n]! })),
     sum: score.sum,
     total: score.total,
     complete: score.complete,
     explanation: score.explanation,
-    subsidy,
+    reason: totalReason(score, rules),
+    subsidy: subsidy && budget ? { ...subsidy, reasons: subsidyReasons(subsidy, budget, rules) } : null,
     subsidyExplanation: subsidy ? null : 'R17: no subsidy budget set for this year',
+    subsidyReason: subsidy ? null : reasonOf('subsidy.noBudget'),
   };
 }

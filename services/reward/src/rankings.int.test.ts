@@ -51,6 +51,25 @@ describe('live rankings', () => {
     ]);
   });
 
+  it('gives a tie note crossing the list line in figures too, for clients in other languages', async () => {
+    // 2023 with a list of one: two persons tie for it (R7), both listed at shared rank 1
+    await kit.db.db.insertInto('rules_versions').values({ version: '2023.list-of-one', year: 2023, rules: JSON.stringify({ listSize: 1 }) }).execute();
+    await kit.db.db.insertInto('programme_years').values({ year: 2023, rules_version: '2023.list-of-one' }).execute();
+    await setCounts(kit, '2023-Q1', [
+      { personId: people[0]!.personId, rides: 7, lastCountedAt: '2023-02-02T08:00:00+08:00' },
+      { personId: people[2]!.personId, rides: 7, lastCountedAt: '2023-02-01T08:00:00+08:00' },
+    ]);
+    const r = await kit.api(op, 'GET', '/api/rankings?period=2023-Q1');
+    expect(r.status).toBe(200);
+    expect(r.json.rows).toHaveLength(2);
+    for (const row of r.json.rows) {
+      expect(row.tieNote).toMatch(/^R7\/R9: 2 persons tie on 7 rides at shared rank 1/);
+      expect(row.tie).toEqual({ policy: 'shared', size: 2, rides: 7, rank: 1, fromPosition: 1, toPosition: 2, listLine: 1, tierBoundariesAfter: [] });
+    }
+    const alone = await kit.api(op, 'GET', '/api/rankings?period=2022-Q3');
+    expect(alone.json.rows.map((x: { tie: unknown }) => x.tie)).toEqual([null, null, null]);
+  });
+
   it('answers bad input with 400, never 500', async () => {
     for (const q of ['period=2022-Q5', 'period=x', 'period=2022&tiePolicy=random', 'period=2022&limit=0', '']) {
       const r = await kit.api(op, 'GET', `/api/rankings?${q}`);

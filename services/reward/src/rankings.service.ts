@@ -22,6 +22,7 @@ import {
   type TiePolicy,
 } from '@ridetally/domain';
 import { AppError } from '@ridetally/http';
+import { tieReason, type TieReason } from './reasons';
 import { rulesForYear } from './rules.service';
 
 /** A ranked row: the columns a snapshot freezes, plus the rule that placed it. */
@@ -34,7 +35,8 @@ export interface RankingResult {
   kind: 'quarterly' | 'annual';
   tiePolicy: TiePolicy;
   rulesVersion: string;
-  rows: RankingRow[];
+  /** With each tie note in figures (answer only: a snapshot freezes the rows without it). */
+  rows: (RankingRow & { tie: TieReason | null })[];
   totals: CompiledList<RankingCountRow>['totals'];
 }
 
@@ -87,7 +89,7 @@ export async function liveRanking(db: Database, periodText: string, tiePolicy: T
   const period = parsePeriodOr400(periodText);
   const rules = await rulesForYear(db, period.year);
   const list = await compileLiveList(db, period, tiePolicy, rules);
-  const rows = toRankingRows(list);
+  const rows = toRankingRows(list).map((r) => ({ ...r, tie: tieReason(r.tieNote) }));
   return {
     period: formatPeriod(period),
     kind: period.kind === 'year' ? 'annual' : 'quarterly',

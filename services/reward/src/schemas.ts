@@ -1,6 +1,7 @@
 /** The zod schemas of the staff API: handlers parse with them, the OpenAPI document is made from them. */
 import { z } from 'zod';
 import { ASSESSMENT_ITEMS, TIE_POLICIES } from '@ridetally/domain';
+import { REASON_CODES } from './reasons';
 import { STAFF_ROLES } from './roles';
 
 export const PeriodSchema = z.string().regex(/^\d{4}(-Q[1-4])?$/, 'a quarter like 2022-Q3 or a year like 2022');
@@ -29,6 +30,24 @@ export const AuditQuerySchema = z.object({ afterId: z.coerce.number().int().min(
 export const AuditEntrySchema = z.object({ id: z.number(), at: z.string(), actor: z.string(), action: z.string(), subject: z.string().nullable(), reason: z.string().nullable(), details: z.unknown() }).meta({ id: 'AuditEntry' });
 export const AuditVerifySchema = z.object({ ok: z.boolean(), checked: z.number(), brokenAtId: z.number().optional(), problem: z.string().optional() }).meta({ id: 'AuditVerification' });
 
+/** A rule explanation as a stable code and its figures, beside the English sentence (services/reward/src/reasons.ts). */
+export const ExplanationReasonSchema = z
+  .object({ code: z.enum(REASON_CODES as [string, ...string[]]), params: z.record(z.string(), z.union([z.string(), z.number()])) })
+  .meta({ id: 'ExplanationReason' });
+/** A row's tie note (R7/R9) in figures; null without a note. */
+export const TieReasonSchema = z
+  .object({
+    policy: TiePolicySchema,
+    size: z.number(),
+    rides: z.number(),
+    rank: z.number().nullable(),
+    fromPosition: z.number(),
+    toPosition: z.number(),
+    listLine: z.number().nullable(),
+    tierBoundariesAfter: z.array(z.number()),
+  })
+  .meta({ id: 'TieReason' });
+
 export const RankingQuerySchema = z.object({
   period: PeriodSchema,
   tiePolicy: TiePolicySchema.default('shared'),
@@ -46,6 +65,7 @@ export const RankingRowSchema = z
     lastCountedAt: z.string().nullable(),
     awardCny: z.number().nullable(),
     tieNote: z.string().nullable(),
+    tie: TieReasonSchema.nullable().optional(),
     explanation: z.string().optional(),
   })
   .meta({ id: 'RankingRow' });
@@ -139,11 +159,15 @@ export const VolumeReportSchema = z
     rulesVersion: z.string(),
     target: z.number().nullable(),
     targetSource: z.string(),
+    targetSourceReason: ExplanationReasonSchema,
     boardings: z.number(),
     completionPercent: z.number().nullable(),
     volumeScore: z.number().nullable(),
     explanation: z.string(),
-    monthly: z.array(z.object({ month: z.string(), boardings: z.number(), target: z.number().nullable(), completionPercent: z.number().nullable(), explanation: z.string() })),
+    reason: ExplanationReasonSchema,
+    monthly: z.array(
+      z.object({ month: z.string(), boardings: z.number(), target: z.number().nullable(), completionPercent: z.number().nullable(), explanation: z.string(), reason: ExplanationReasonSchema }),
+    ),
   })
   .meta({ id: 'VolumeReport' });
 export const OperatorScoreSchema = z
@@ -151,18 +175,20 @@ export const OperatorScoreSchema = z
     year: z.number(),
     rulesVersion: z.string(),
     volume: z.object({ boardings: z.number(), target: z.number(), completionPercent: z.number().nullable() }),
-    items: z.array(z.object({ item: z.string(), score: z.number(), max: z.number().nullable(), explanation: z.string() })),
+    items: z.array(z.object({ item: z.string(), score: z.number(), max: z.number().nullable(), explanation: z.string(), reason: ExplanationReasonSchema })),
     sum: z.number(),
     total: z.number(),
     complete: z.boolean(),
     explanation: z.string(),
+    reason: ExplanationReasonSchema,
     subsidy: z
       .object({
         score: z.number(), band: z.enum(['bonus', 'full', 'deduction']), linkedBaseCny: z.number(), wholePoints: z.number(), adjustmentCny: z.number(),
-        settledCny: z.number(), cityCny: z.number(), districtCny: z.number(), explanations: z.array(z.string()),
+        settledCny: z.number(), cityCny: z.number(), districtCny: z.number(), explanations: z.array(z.string()), reasons: z.array(ExplanationReasonSchema),
       })
       .nullable(),
     subsidyExplanation: z.string().nullable(),
+    subsidyReason: ExplanationReasonSchema.nullable(),
   })
   .meta({ id: 'OperatorScore' });
 

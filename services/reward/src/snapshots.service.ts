@@ -35,6 +35,7 @@ import { AppError } from '@ridetally/http';
 import { audit, type Actor } from './audit.service';
 import type { RewardContext } from './deps';
 import { compileLiveList, parsePeriodOr400, toRankingRows } from './rankings.service';
+import { tieReason } from './reasons';
 import { rulesForYear } from './rules.service';
 
 /** Statuses from which a list may still be corrected (a final or paid list is history). */
@@ -230,7 +231,8 @@ export async function getSnapshot(ctx: RewardContext, id: string) {
   const [rows, transitions] = await Promise.all([listSnapshotRows(ctx.db, id), listTransitions(ctx.db, id)]);
   return {
     ...toSummary(s),
-    rows: rows.map(toRowDto),
+    // The tie note in figures for the answer only: toRowDto is the hashed content, left as frozen.
+    rows: rows.map((r) => ({ ...toRowDto(r), tie: tieReason(r.tie_note) })),
     transitions: transitions.map((t) => ({ from: t.from_status, to: t.to_status, actor: t.actor, reason: t.reason, at: iso(t.at) })),
   };
 }

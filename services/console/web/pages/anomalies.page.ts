@@ -4,17 +4,10 @@ import { describeError } from '../errors.js';
 import { formatDateTime } from '../format.js';
 import { t, type MessageKey } from '../i18n.js';
 import type { PageContext } from '../page.js';
+import { describeAnomalyDetails } from '../reasons.js';
 import { can } from '../session.js';
 
 const KINDS = ['rides_per_day', 'two_vehicles', 'rating_without_ride', 'late_rating_forward'] as const;
-
-function describeDetails(details: unknown): string {
-  if (!details || typeof details !== 'object') return '';
-  return Object.entries(details as Record<string, unknown>)
-    .filter(([, v]) => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
-    .map(([k, v]) => `${k}: ${String(v)}`)
-    .join(' · ');
-}
 
 export async function renderAnomalies({ main, query, navigate }: PageContext): Promise<void> {
   const status = query.get('status') ?? 'open';
@@ -65,7 +58,7 @@ export async function renderAnomalies({ main, query, navigate }: PageContext): P
         { key: 'anomaly.kind', cell: (a) => t(`anomaly.kind.${a.kind}` as MessageKey) },
         { key: 'col.name', cell: (a) => a.nameMasked ?? a.personId ?? '—' },
         { key: 'col.period', cell: (a) => a.period ?? '—' },
-        { key: 'anomaly.details', cell: (a) => describeDetails(a.details) },
+        { key: 'anomaly.details', cell: (a) => describeAnomalyDetails(a.details) },
         { key: 'col.status', cell: (a) => [t(`anomaly.status.${a.status}`), a.reviewReason ? h('div', { class: 'muted' }, `${a.reviewedBy ?? ''}：${a.reviewReason}`) : null] },
         ...(mayReview
           ? [{

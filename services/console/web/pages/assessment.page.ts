@@ -1,10 +1,11 @@
 import { ApiError } from '../api.js';
-import { ASSESSMENT_ITEMS, endpoints, type AssessmentItem, type OperatorScore, type VolumeReport } from '../endpoints.js';
+import { ASSESSMENT_ITEMS, endpoints, type AssessmentItem, type OperatorScore, type Reason, type VolumeReport } from '../endpoints.js';
 import { askForm, h, mount, notify, select } from '../dom.js';
 import { describeError } from '../errors.js';
 import { formatCny, formatNumber, periodChoices, shanghaiToday } from '../format.js';
 import { t } from '../i18n.js';
 import type { PageContext } from '../page.js';
+import { describeReason } from '../reasons.js';
 import { can } from '../session.js';
 
 /** The plan's maxima for the five non-volume items (R16); the server's figures win when it sends them. */
@@ -29,7 +30,7 @@ export async function renderAssessment({ main, query, navigate }: PageContext): 
   } catch (err) {
     // 409 until the office has set the year's target: the page still shows what exists
     if (!(err instanceof ApiError) || err.status !== 409) throw err;
-    scoreProblem = err.message;
+    scoreProblem = describeReason((err.details as { reason?: Reason } | undefined)?.reason, err.message);
   }
 
   const editable = can('assessment.enter');
@@ -38,7 +39,7 @@ export async function renderAssessment({ main, query, navigate }: PageContext): 
     const existing = score?.items.find((i) => i.item === item);
     const max = existing?.max ?? MAXIMA[item];
     // the score endpoint reports a missing item as 0 "not entered yet": show it empty, not as a 0
-    const entered = existing && !/not entered/.test(existing.explanation);
+    const entered = existing && (existing.reason ? existing.reason.code !== 'item.notEntered' : !/not entered/.test(existing.explanation));
     const input = h('input', { type: 'number', name: item, min: 0, max, step: 0.01, id: `item-${item}`, value: entered ? existing.score : '', placeholder: t('assessment.notEntered'), disabled: !editable, 'data-testid': `assess-${item}`, 'aria-describedby': `item-${item}-max` });
     const note = h('input', { type: 'text', name: `${item}-note`, id: `item-${item}-note`, disabled: !editable, 'aria-label': t('assessment.noteFor', { item: t(`assessment.item.${item}`) }) });
     inputs.set(item, { score: input, note });
@@ -141,9 +142,9 @@ export async function renderAssessment({ main, query, navigate }: PageContext): 
         'dl',
         { class: 'facts' },
         h('dt', {}, t('assessment.boardings')), h('dd', { 'data-testid': 'volume-boardings' }, formatNumber(volume.boardings)),
-        h('dt', {}, t('dashboard.target')), h('dd', {}, volume.target ? formatNumber(volume.target) : t('dashboard.noTarget'), h('div', { class: 'muted' }, volume.targetSource)),
+        h('dt', {}, t('dashboard.target')), h('dd', {}, volume.target ? formatNumber(volume.target) : t('dashboard.noTarget'), h('div', { class: 'muted' }, describeReason(volume.targetSourceReason, volume.targetSource))),
         h('dt', {}, t('assessment.completion')), h('dd', {}, volume.completionPercent !== null ? `${formatNumber(volume.completionPercent, 2)} %` : '—'),
-        h('dt', {}, t('assessment.volumeScore')), h('dd', { 'data-testid': 'volume-score' }, volume.volumeScore !== null ? formatNumber(volume.volumeScore) : '—', h('div', { class: 'muted' }, volume.explanation)),
+        h('dt', {}, t('assessment.volumeScore')), h('dd', { 'data-testid': 'volume-score' }, volume.volumeScore !== null ? formatNumber(volume.volumeScore) : '—', h('div', { class: 'muted', 'data-testid': 'volume-explanation' }, describeReason(volume.reason, volume.explanation))),
       ),
       officeTools,
     ),
@@ -157,10 +158,10 @@ export async function renderAssessment({ main, query, navigate }: PageContext): 
             'dl',
             { class: 'facts' },
             h('dt', {}, t('assessment.total')),
-            h('dd', { 'data-testid': 'assess-total' }, formatNumber(score.total, 1), score.complete ? null : h('span', { class: 'badge warn' }, t('assessment.incomplete')), h('div', { class: 'muted' }, score.explanation)),
+            h('dd', { 'data-testid': 'assess-total' }, formatNumber(score.total, 1), score.complete ? null : h('span', { class: 'badge warn' }, t('assessment.incomplete')), h('div', { class: 'muted' }, describeReason(score.reason, score.explanation))),
             h('dt', {}, t('assessment.subsidy')),
             sub
-              ? h('dd', { 'data-testid': 'assess-subsidy' }, signedCny(sub.adjustmentCny), ' · ', t(`assessment.band.${sub.band}`), sub.explanations.map((x) => h('div', { class: 'muted' }, x)))
+              ? h('dd', { 'data-testid': 'assess-subsidy' }, signedCny(sub.adjustmentCny), ' · ', t(`assessment.band.${sub.band}`), sub.explanations.map((x, i) => h('div', { class: 'muted' }, describeReason(sub.reasons?.[i], x))))
               : h('dd', { 'data-testid': 'assess-subsidy' }, t('assessment.noBudget')),
             sub ? [h('dt', {}, t('assessment.linkedBase')), h('dd', {}, formatCny(sub.linkedBaseCny))] : null,
             sub ? [h('dt', {}, t('assessment.settled')), h('dd', {}, formatCny(sub.settledCny))] : null,

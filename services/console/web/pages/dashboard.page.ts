@@ -5,6 +5,7 @@ import { formatNumber, formatPercent, shanghaiToday } from '../format.js';
 import { t, type MessageKey } from '../i18n.js';
 import type { PageContext } from '../page.js';
 import { drawVolumeChart } from '../charts.js';
+import { describeReason } from '../reasons.js';
 
 function stat(labelKey: MessageKey, value: string, testId: string, note?: string | Node | null, warn = false): HTMLElement {
   return h(
@@ -55,7 +56,7 @@ export async function renderDashboard({ main, query, navigate }: PageContext): P
       { class: 'card', 'aria-labelledby': 'vol-h' },
       h('div', { class: 'card-head' }, h('h2', { id: 'vol-h' }, t('dashboard.volumeTitle', { year })), h('div', { class: 'field inline' }, h('label', { for: yearSel.id }, t('period.year')), yearSel)),
       v ? chart : unavailable(volume.status === 'rejected' ? volume.reason : null),
-      v ? h('p', { class: 'muted' }, v.explanation) : null,
+      v ? h('p', { class: 'muted', 'data-testid': 'volume-explanation' }, describeReason(v.reason, v.explanation)) : null,
     ),
     h(
       'section',

@@ -4,6 +4,7 @@ import { describeError } from '../errors.js';
 import { formatCny, formatNumber, periodChoices } from '../format.js';
 import { t } from '../i18n.js';
 import type { PageContext } from '../page.js';
+import { describeTie } from '../reasons.js';
 
 /**
  * Live rankings (R7): the server ranks the whole period; the employer search filters the ranked
@@ -64,7 +65,7 @@ export function renderRankings({ main, query }: PageContext): void {
           { key: 'col.employer', cell: (x) => (x.employerCode ? (employers.get(x.employerCode) ?? x.employerCode) : '—') },
           { key: 'col.rides', cell: (x) => formatNumber(x.rides), numeric: true },
           ...(isYear ? [{ key: 'col.award' as const, cell: (x: RankingRow) => formatCny(x.awardCny), numeric: true }] : []),
-          { key: 'col.tieNote', cell: (x) => x.tieNote ?? '' },
+          { key: 'col.tieNote', cell: (x) => describeTie(x.tie, x.tieNote) },
         ],
         rows,
         { testId: 'rankings-table', format: (n) => formatNumber(n) },

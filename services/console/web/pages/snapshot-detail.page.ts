@@ -4,6 +4,7 @@ import { describeError } from '../errors.js';
 import { formatCny, formatDate, formatDateTime, formatNumber, shanghaiToday } from '../format.js';
 import { t, type MessageKey } from '../i18n.js';
 import type { PageContext } from '../page.js';
+import { describeTie } from '../reasons.js';
 import { can, type Permission } from '../session.js';
 import { statusBadge } from './snapshots.page.js';
 
@@ -93,7 +94,8 @@ export async function renderSnapshotDetail({ main, params, navigate }: PageConte
   const rows = s.rows ?? [];
   const totals = s.totals;
   const tiers = totals.tiers ?? [];
-  const tieNotes = [...new Map(rows.filter((r) => r.tieNote).map((r) => [r.tieNote, r.rank])).entries()];
+  // One line per tie group (its rows share the frozen note), said in the current language.
+  const tieNotes = [...new Map(rows.filter((r) => r.tieNote).map((r) => [r.tieNote, r])).values()].map((r) => [describeTie(r.tie, r.tieNote), r.rank] as const);
   const paidBy = new Map(payments.map((p) => [p.personId, p]));
   const canPay = s.kind === 'annual' && s.status === 'final' && can('snapshot.payment');
   const driftBox = h('div', { 'data-testid': 'drift' }, h('p', { class: 'muted' }, t('common.loading')));
@@ -249,7 +251,7 @@ function showRows(box: HTMLElement, all: SnapshotRow[], offset: number, o: RowOp
         { key: 'col.employer', cell: (r) => r.employerCode ?? '—' },
         { key: 'col.rides', cell: (r) => formatNumber(r.rides), numeric: true },
         { key: 'col.award', cell: (r) => formatCny(r.awardCny), numeric: true },
-        { key: 'col.tieNote', cell: (r) => r.tieNote ?? '' },
+        { key: 'col.tieNote', cell: (r) => describeTie(r.tie, r.tieNote) },
         ...(o.showPaid
           ? [{
               key: 'payment.column' as const,
