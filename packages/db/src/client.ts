@@ -79,11 +79,20 @@ export async function createPglite(dataDir: string | undefined): Promise<PGlite>
   return instance;
 }
 
+/** The pg pool behind each database opened here (COPY needs a raw client; Kysely does not expose it). */
+const pools = new WeakMap<Database, pg.Pool>();
+
+/** The pg pool of a database opened by `openDatabase` (undefined for PGlite). */
+export function poolOf(db: Database): pg.Pool | undefined {
+  return pools.get(db);
+}
+
 /** Opens the database named by the options (PostgreSQL or PGlite). */
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   if (options.url) {
     const pool = createPool(options.url, options.poolSize, options.applicationName);
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    pools.set(db, pool);
     return { db, kind: 'postgres', pool, close: () => db.destroy() };
   }
   const pglite = await createPglite(options.dataDir);

@@ -198,13 +198,9 @@ export function planRegroup<T extends RideTap>(input: RegroupInput<T>): RegroupP
   const { taps, storedStarts, windowSeconds } = input;
   const w = windowSeconds * 1000;
   const len = taps.length;
-  const gapBefore = (i: number) =>
-    i > 0 ? taps[i]!.at - taps[i - 1]!.at >= w : taps[0]!.at - input.loadedFromMs >= w;
-  const candidate = (i: number) =>
-    gapBefore(i) ||
-    (i > 0 && startsRideRegardless(taps[i - 1], taps[i]!, windowSeconds) && storedStarts.has(taps[i]!.tapId));
-  let firstChanged = taps.findIndex((t) => t.at >= input.changedFromMs);
-  if (firstChanged < 0) firstChanged = len;
+  const from = input.loadedFromMs;
+  let firstChanged = 0;
+  while (firstChanged < len && taps[firstChanged]!.at < input.changedFromMs) firstChanged++;
 
   let start = -1;
   let deleteFrom: TapPosition | null = null;
@@ -214,12 +210,22 @@ export function planRegroup<T extends RideTap>(input: RegroupInput<T>): RegroupP
   } else if (firstChanged === 0 && input.changedFromMs - input.loadedFromMs >= w) {
     start = 0;
     deleteFrom = changedFrom;
-  } else if (firstChanged > 0 && firstChanged < len && !input.removals && gapBefore(firstChanged)) {
+  } else if (
+    firstChanged > 0 &&
+    firstChanged < len &&
+    !input.removals &&
+    hasGapBefore(taps, firstChanged, w, from)
+  ) {
     start = firstChanged;
     deleteFrom = changedFrom;
   } else {
     for (let i = firstChanged - 1; i >= 0; i--) {
-      if (candidate(i)) {
+      if (
+        hasGapBefore(taps, i, w, from) ||
+        (i > 0 &&
+          startsRideRegardless(taps[i - 1], taps[i]!, windowSeconds) &&
+          storedStarts.has(taps[i]!.tapId))
+      ) {
         start = i;
         deleteFrom = { at: taps[i]!.at, tapId: taps[i]!.tapId };
         break;
@@ -231,11 +237,14 @@ export function planRegroup<T extends RideTap>(input: RegroupInput<T>): RegroupP
     }
   }
 
-  const groups = groupRides(taps.slice(start), windowSeconds);
+  const groups = groupRides(start === 0 ? taps : taps.slice(start), windowSeconds);
   let index = start;
   for (let g = 0; g < groups.length; g++) {
     const first = groups[g]!.first;
-    if (first.at > input.changedToMs && (gapBefore(index) || storedStarts.has(first.tapId))) {
+    if (
+      first.at > input.changedToMs &&
+      (hasGapBefore(taps, index, w, from) || storedStarts.has(first.tapId))
+    ) {
       return {
         kind: 'ready',
         deleteFrom,
@@ -251,4 +260,9 @@ export function planRegroup<T extends RideTap>(input: RegroupInput<T>): RegroupP
     return { kind: 'ready', deleteFrom, deleteTo: { at: input.loadedToMs, tapId: 0 }, groups };
   }
   return { kind: 'extend-forward' };
+}
+
+/** (A plain function, not a closure: the recompute plans hundreds of thousands of keys.) A gap of at least a window before tap i (or, for the first tap, after the loaded window's start). */
+function hasGapBefore(taps: readonly RideTap[], i: number, w: number, loadedFromMs: number): boolean {
+  return i > 0 ? taps[i]!.at - taps[i - 1]!.at >= w : taps[0]!.at - loadedFromMs >= w;
 }

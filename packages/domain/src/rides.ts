@@ -25,9 +25,15 @@ export function compareTaps(a: RideTap, b: RideTap): number {
   return a.at - b.at || a.tapId - b.tapId;
 }
 
+function isSorted(taps: readonly RideTap[]): boolean {
+  for (let i = 1; i < taps.length; i++) if (compareTaps(taps[i - 1]!, taps[i]!) > 0) return false;
+  return true;
+}
+
 /** Groups one person's taps into rides. Input need not be sorted; it is not modified. */
 export function groupRides<T extends RideTap>(taps: readonly T[], rideGroupSeconds: number): Ride<T>[] {
-  const sorted = [...taps].sort(compareTaps);
+  // The recompute passes hundreds of thousands of already sorted lists: no copy for them.
+  const sorted = isSorted(taps) ? taps : [...taps].sort(compareTaps);
   const windowMs = rideGroupSeconds * 1000;
   const rides: Ride<T>[] = [];
   let current: Ride<T> | undefined;

@@ -1,7 +1,7 @@
 /**
- * The recompute on PGlite (the embedded mode): the set-based rides statement and the volume slices
- * run there too (recursive CTE, time zones, planner settings), write the same rides as the engine,
- * and `--check` then finds nothing.
+ * The recompute on PGlite (the embedded mode): its bulk loads run there as plain queries (no COPY)
+ * and its writes through the ordinary statements; it writes the same rides as the engine, and
+ * `--check` then finds nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateToLatest, openDatabase, sql, type DatabaseHandle } from '@ridetally/db';

@@ -1,6 +1,7 @@
 /**
- * The recompute's set-based rides phase (`recomputeRidesChunk`, a second implementation of R1-R6 in
- * SQL) against a plain reference written here and against the worker's engine, on random worlds the
+ * The recompute's bulk rides phase (the domain rules run on taps, ratings and rides streamed per
+ * chunk of persons) against a plain reference written here and against the worker's engine (its own
+ * loads, its window widened step by step), on random worlds the
  * worker never processed: long chains on one vehicle (rides cut by the window anchored at each ride's
  * first tap), taps of two vehicles at the same instant, rides across the period's start and end at
  * Shanghai midnight, replaced cards, employments starting and ending mid-period, ratings in and out
@@ -183,7 +184,7 @@ const worldArb = fc.record({
   corrupt: fc.nat(),
 });
 
-describe('recompute: set-based rides = reference = engine', () => {
+describe('recompute: bulk rides = reference = engine', () => {
   let t: TestDatabase;
   beforeAll(async () => {
     t = await createTestDatabase();

@@ -2,36 +2,43 @@
  * Full recompute of a period from raw data (issue 4 §4): nothing stored is trusted. `check` compares
  * without writing and lists the differences.
  *
- * Rides (R1-R6): set-based in PostgreSQL (`recomputeRidesChunk`, one statement per chunk of persons
- * that loads, groups, judges and writes only what differs); persons whose rides may reach beyond the
- * loaded window go through the worker's engine in `raw` mode (every stretch starts at a tap that
- * starts a ride regardless of what came before), as does everything when the R4 window exceeds the
- * loaded margin. Volume (R14): set-based per hash slice (`recomputeVolumeSlice`), hard keys through
- * the engine. On PostgreSQL the two phases run side by side on two connections.
+ * It runs the worker's own rules (`planRegroup`, `judgeRides` of `@ridetally/domain`, in `raw` mode:
+ * every tap that starts a group regardless is a reset point) on data loaded in bulk: per chunk of
+ * persons, one stream of their taps over the period and a day either side, one of their ratings, one
+ * of their stored rides (and counts, when checking), each with COPY on PostgreSQL
+ * (`withBulkTransaction`); R14 per hash slice of the media, one ordered stream of taps with their
+ * stored judgements. Only what differs is written back (COPY into a temporary table, one upsert). A
+ * person or a (medium, vehicle) key whose groups may reach beyond the loaded day goes through the
+ * engine (`rederive.ts`), which widens its window. The rides and volume phases run side by side on
+ * two connections (PGlite serialises them).
  */
 import {
-  findCityRouteIds,
-  findPersonsActiveIn,
-  findStoredRides,
-  applyBoardingChanges,
   countTapsIn,
+  findCityRouteIds,
+  findEmploymentFacts,
+  findExclusionFacts,
+  findPersonsActiveIn,
+  findPersonsWithCounts,
   findVolumeDaily,
-  findVolumeTapsSlice,
-  findVolumeTapsInRanges,
-  recomputeVolumeSlice,
-  recomputeRidesChunk,
-  type CheckedRide,
-  type LoadedVolumeTap,
   lockPersonBuckets,
   lockVolumeRecompute,
   rebuildVolumeDaily,
+  recordAnomalies,
   refreshPersonPeriodCounts,
-  sql,
+  setRecomputePersons,
+  streamPersonsCounts,
+  streamPersonsRatings,
+  streamPersonsStoredRides,
+  streamPersonsTaps,
+  streamVolumeSlice,
   sumBoardingsByDay,
-  type Database,
-  type DB,
-  type Transaction,
+  tuneRecomputeSession,
+  writeRides,
+  withBulkTransaction,
+  writeBoardingChanges,
   type BoardingChange,
+  type BulkSession,
+  type Database,
   type RideRow,
   type VolumeKeyRange,
 } from '@ridetally/db';
@@ -44,18 +51,27 @@ import {
   quartersOf,
   shanghaiDateOfMs,
   type DerivedRide,
+  type RideTap,
 } from '@ridetally/domain';
-import { rederivePersons, rederiveVolume } from './rederive';
+import {
+  judgeReadyPersons,
+  recordBusyDays,
+  rederivePersons,
+  sameRide,
+  rederiveVolume,
+  writeRideDifferences,
+  type ReadyPerson,
+} from './rederive';
 import { loadRuleBook } from './rules';
 
 export interface RecomputeOptions {
   check?: boolean;
   onProgress?: (done: number, total: number) => void;
-  /** Persons per rides transaction (each is one scan of the period's taps). */
+  /** Persons per rides transaction (default: sized so that a chunk holds about 600,000 taps). */
   personChunk?: number;
   /** Run the rides and volume phases side by side (two connections; PGlite serialises them anyway). */
   parallel?: boolean;
-  /** Force the engine (tap by tap in Node) for the rides phase: the reference path, for tests. */
+  /** Force the engine (its own loads, window widened step by step) for the rides phase: the reference path, for tests. */
   engineRides?: boolean;
   /** Hash slices the volume scan is cut into (memory per slice ≈ taps / slices). */
   volumeSlices?: number;
@@ -75,23 +91,31 @@ export interface RecomputeReport {
 }
 
 const DAY = 86_400_000;
-/** Taps loaded around the period to find reset points for R14 (a key with none in a day falls back to the engine). */
-const VOLUME_MARGIN = DAY;
-/** Taps loaded around the period for the set-based rides phase (a person needing more goes through the engine). */
-const RIDE_MARGIN = DAY;
-type VolumeKeyTap = Omit<LoadedVolumeTap, 'idx'> & { vehicleId: string };
-
-function groupByIdx(taps: readonly LoadedVolumeTap[]): Map<number, LoadedVolumeTap[]> {
-  const m = new Map<number, LoadedVolumeTap[]>();
-  for (const t of taps) {
-    const list = m.get(t.idx);
-    if (list) list.push(t);
-    else m.set(t.idx, [t]);
-  }
-  return m;
-}
+/** Taps loaded around the period (a person or key whose groups reach further goes through the engine). */
+const MARGIN = DAY;
+/** Taps per rides chunk: bounds the memory of one transaction (the chunk's taps and rides are held, ~300 bytes a tap). */
+const TAPS_PER_CHUNK = 1_000_000;
+/**
+ * Taps per volume slice: each slice is one scan of the loaded taps. A slice holds one key's taps at a
+ * time and the judgements that differ (all of them, ~150 bytes each, when nothing was judged before).
+ */
+const TAPS_PER_SLICE = 2_000_000;
 
 const ALL_STARTS: ReadonlySet<number> = { has: () => true } as unknown as ReadonlySet<number>;
+
+/** A difference: its text, or a function making it (only the first 100 texts are made). */
+type Difference = string | (() => string);
+
+/** A difference collector: the first 100 texts and the count of all. */
+function collector() {
+  const c = { count: 0, list: [] as string[] };
+  return Object.assign(c, {
+    differ: (d: Difference) => {
+      c.count++;
+      if (c.list.length < 100) c.list.push(typeof d === 'string' ? d : d());
+    },
+  });
+}
 
 export async function recomputePeriod(
   db: Database,
@@ -110,12 +134,13 @@ export async function recomputePeriod(
   const check = options.check ?? false;
   const opts = { rules, cityRoutes, mode: 'raw' as const, dryRun: check };
   const persons = await findPersonsActiveIn(db, start, end, labels);
-  const setBased = !options.engineRides && rules.rideGroupSeconds * 1000 <= RIDE_MARGIN;
-  const personChunk = options.personChunk ?? (setBased ? 20_000 : 500);
-  // Each slice is one scan of the period's taps: as few as memory allows (~500k taps per slice).
-  const slices =
-    options.volumeSlices ??
-    Math.max(1, Math.ceil((await countTapsIn(db, start - VOLUME_MARGIN, end + VOLUME_MARGIN)) / 500_000));
+  const loadedFromMs = start - MARGIN;
+  const loadedToMs = end + MARGIN;
+  const loadedTaps = await countTapsIn(db, loadedFromMs, loadedToMs);
+  const personChunk =
+    options.personChunk ??
+    Math.max(200, Math.floor((persons.length * TAPS_PER_CHUNK) / Math.max(1, loadedTaps)));
+  const slices = options.volumeSlices ?? Math.max(1, Math.ceil(loadedTaps / TAPS_PER_SLICE));
   const total = persons.length + slices;
   const report: RecomputeReport = {
     period: label,
@@ -128,15 +153,6 @@ export async function recomputePeriod(
     seconds: { rides: 0, volume: 0 },
   };
   // Each phase collects its own differences (the phases may run side by side); rides come first.
-  const collector = () => {
-    const c = { count: 0, list: [] as string[] };
-    return Object.assign(c, {
-      differ: (text: string) => {
-        c.count++;
-        if (c.list.length < 100) c.list.push(text);
-      },
-    });
-  };
   const rideDiffs = collector();
   const volumeDiffs = collector();
   let done = 0;
@@ -144,78 +160,135 @@ export async function recomputePeriod(
     done += n;
     options.onProgress?.(done, total);
   };
+  const inPeriod = (r: RideRow) => r.atMs >= start && r.atMs < end;
 
-  /** The engine (tap by tap in Node) for some persons, inside the caller's transaction. */
-  const engineRides = async (tx: Transaction<DB>, chunk: string[]): Promise<void> => {
+  /** Check mode: the chunk's derived rides of the period against the stored ones, and their counts. */
+  const compare = async (s: BulkSession, chunk: readonly string[], derived: readonly RideRow[]) => {
+    const mine = new Set(chunk);
+    const stored: RideRow[] = [];
+    await streamPersonsStoredRides(s, start, end, (r) => {
+      if (mine.has(r.personId)) stored.push(r);
+    });
+    const storedCounts = new Map<string, string>();
+    await streamPersonsCounts(s, labels, (personId, p, rides, lastMs) =>
+      storedCounts.set(`${personId}:${p}`, `${rides}/${lastMs ?? '-'}`),
+    );
+    diffRides(chunk, labels, derived, stored, storedCounts, rideDiffs.differ);
+  };
+
+  /** The engine (its own loads, window widened step by step) for some persons, in the chunk's transaction. */
+  const engineRides = async (s: BulkSession, chunk: string[]): Promise<void> => {
     const result = await rederivePersons(
-      tx,
+      s.db,
       chunk.map((personId) => ({ personId, fromMs: start, toMs: end - 1 })),
       opts,
     );
-    const inPeriod = result.rides.filter((r) => r.atMs >= start && r.atMs < end);
-    report.rides += inPeriod.length;
-    report.taps += inPeriod.reduce((n, r) => n + r.tapIds.length, 0);
-    if (check) await compareRides(tx, chunk, start, end, labels, inPeriod, rideDiffs.differ);
-    else
+    const derived = result.rides.filter(inPeriod);
+    report.rides += derived.length;
+    report.taps += derived.reduce((n, r) => n + r.tapIds.length, 0);
+    if (check) {
+      await setRecomputePersons(s, chunk);
+      await compare(s, chunk, derived);
+    } else {
       await refreshPersonPeriodCounts(
-        tx,
+        s.db,
         chunk.flatMap((personId) => quarters.map((quarter) => ({ personId, quarter }))),
       );
+    }
+  };
+
+  /** One chunk of persons in bulk: load, plan and judge with the domain rules, write or compare. */
+  const bulkRides = async (s: BulkSession, chunk: string[]): Promise<void> => {
+    await setRecomputePersons(s, chunk);
+    const tapsBy = new Map<string, RideTap[]>();
+    let current: RideTap[] = [];
+    let currentPerson = '';
+    await streamPersonsTaps(s, loadedFromMs, loadedToMs, (personId, tapId, at, vehicleId, routeId) => {
+      if (personId !== currentPerson) {
+        currentPerson = personId;
+        current = [];
+        tapsBy.set(currentPerson, current);
+      }
+      current.push({ tapId, at, vehicleId, routeId });
+    });
+    const ready: ReadyPerson[] = [];
+    const uncertain: string[] = [];
+    for (const personId of chunk) {
+      const plan = planRegroup<RideTap>({
+        taps: tapsBy.get(personId) ?? [],
+        loadedFromMs,
+        loadedToMs,
+        changedFromMs: start,
+        changedToMs: end - 1,
+        storedStarts: ALL_STARTS,
+        windowSeconds: rules.rideGroupSeconds,
+      });
+      if (plan.kind === 'ready')
+        ready.push({ personId, deleteFrom: plan.deleteFrom, deleteTo: plan.deleteTo, groups: plan.groups });
+      else uncertain.push(personId);
+    }
+    tapsBy.clear();
+    const readyIds = ready.map((r) => r.personId);
+    const ratings: { personId: string; tapId: number; ratedAtMs: number }[] = [];
+    await streamPersonsRatings(s, loadedFromMs, (personId, tapId, ratedAtMs) =>
+      ratings.push({ personId, tapId, ratedAtMs }),
+    );
+    const employments = await findEmploymentFacts(s.db, readyIds);
+    const exclusions = await findExclusionFacts(s.db, readyIds);
+    const judged = judgeReadyPersons(ready, { employments, exclusions, ratings }, opts);
+    const derived = judged.rides.filter(inPeriod);
+    report.rides += derived.length;
+    report.taps += derived.reduce((n, r) => n + r.tapIds.length, 0);
+    if (check) {
+      await compare(s, readyIds, derived);
+    } else {
+      // Stored rides of each person's regrouped stretch: [deleteFrom, deleteTo) in (time, first tap) order.
+      const bounds = new Map(judged.stretches.map((st) => [st.personId, st]));
+      const stored: RideRow[] = [];
+      const withRides = new Set<string>();
+      await streamPersonsStoredRides(s, loadedFromMs, loadedToMs, (r) => {
+        withRides.add(r.personId);
+        const st = bounds.get(r.personId);
+        if (!st) return;
+        if (
+          st.lower &&
+          (r.atMs < st.lower.atMs || (r.atMs === st.lower.atMs && r.firstTapId < st.lower.tapId))
+        )
+          return;
+        if (
+          st.upper &&
+          (r.atMs > st.upper.atMs || (r.atMs === st.upper.atMs && r.firstTapId >= st.upper.tapId))
+        )
+          return;
+        stored.push(r);
+      });
+      const touched = await writeRideDifferences(s.db, judged.rides, stored, (changed, replaced) =>
+        writeRides(s, changed, replaced),
+      );
+      // Every count of the period of a person with taps, rides or counts in it is rebuilt (nothing stored is trusted).
+      for (const r of judged.rides) withRides.add(r.personId);
+      for (const p of await findPersonsWithCounts(s, labels)) withRides.add(p);
+      const ids = readyIds.filter((p) => withRides.has(p));
+      await refreshPersonPeriodCounts(s.db, [
+        ...touched,
+        ...ids.flatMap((personId) => quarters.map((quarter) => ({ personId, quarter }))),
+      ]);
+      await recordAnomalies(s.db, judged.anomalies);
+      await recordBusyDays(s.db, judged.rides, rules);
+    }
+    // Persons whose groups may reach beyond the loaded window: the engine widens its window.
+    if (uncertain.length > 0) await engineRides(s, uncertain);
   };
 
   const ridesPhase = async (): Promise<void> => {
     const t0 = performance.now();
-    const years: number[] = [];
-    for (let y = yearOfMs(start - RIDE_MARGIN); y <= yearOfMs(end + RIDE_MARGIN); y++) years.push(y);
-    const rideRules = years.map((year) => {
-      const r = rules.rulesFor(year);
-      return {
-        year,
-        version: r.version,
-        ratingWindowDays: r.ratingWindowDays,
-        eligibleEmployerTypes: r.eligibleEmployerTypes,
-      };
-    });
-    // As the engine does (rederive.ts): R13 thresholds of the rule book's base year.
-    const anomalyRules = rules.rulesFor(2022);
     for (let i = 0; i < persons.length; i += personChunk) {
       const chunk = persons.slice(i, i + personChunk);
-      await db.transaction().execute(async (tx) => {
-        await lockPersonBuckets(tx, chunk);
-        if (!setBased) return engineRides(tx, chunk);
-        const r = await recomputeRidesChunk(tx, {
-          personIds: chunk,
-          loadedFromMs: start - RIDE_MARGIN,
-          loadedToMs: end + RIDE_MARGIN,
-          periodFromMs: start,
-          periodToMs: end,
-          rideGroupSeconds: rules.rideGroupSeconds,
-          rules: rideRules,
-          labels,
-          anomalyTwoVehiclesSeconds: anomalyRules.anomalyTwoVehiclesSeconds,
-          anomalyMaxRidesPerDay: anomalyRules.anomalyMaxRidesPerDay,
-          check,
-        });
-        report.rides += r.rides;
-        report.taps += r.taps;
-        if (check) {
-          for (const d of r.rideDifferences) rideDiffs.differ(formatRideDifference(d));
-          for (const d of r.countDifferences) {
-            const show = (c: { rides: number; lastMs: number | null }) => `${c.rides}/${c.lastMs ?? '-'}`;
-            const k = `${d.personId}:${d.period}`;
-            rideDiffs.differ(
-              d.recomputed
-                ? `count ${d.personId} ${d.period}: recomputed ${show(d.recomputed)}, stored ${d.stored ? show(d.stored) : 'missing'}`
-                : `count ${k}: stored ${show(d.stored!)}, recomputed none`,
-            );
-          }
-          // Differences beyond those listed are counted only.
-          rideDiffs.count += r.differenceCount - r.rideDifferences.length - r.countDifferences.length;
-        } else {
-          await refreshPersonPeriodCounts(tx, r.refresh);
-        }
-        // Persons whose rides may reach beyond the loaded window: the engine widens its window.
-        if (r.uncertain.length > 0) await engineRides(tx, r.uncertain);
+      await withBulkTransaction(db, async (s) => {
+        await lockPersonBuckets(s.db, chunk);
+        await tuneRecomputeSession(s);
+        if (options.engineRides) await engineRides(s, chunk);
+        else await bulkRides(s, chunk);
       });
       progress(chunk.length);
     }
@@ -225,16 +298,22 @@ export async function recomputePeriod(
   const volumePhase = async (): Promise<void> => {
     const differ = volumeDiffs.differ;
     const t1 = performance.now();
-    // Volume: walk every (medium, vehicle) key slice by slice (one ordered scan each, not a probe per key).
     let maxAt = end;
     for (let slice = 0; slice < slices; slice++) {
-      await db.transaction().execute(async (tx) => {
-        if (!check) await lockVolumeRecompute(tx, true);
-        // Whole-slice statements: JIT compilation costs more than it saves here.
-        await sql`SET LOCAL jit = off`.execute(tx);
-        const loadedFromMs = start - VOLUME_MARGIN;
-        const loadedToMs = end + VOLUME_MARGIN;
-        const judge = (list: VolumeKeyTap[], key: VolumeKeyRange, ordinal: number): void => {
+      await withBulkTransaction(db, async (s) => {
+        if (!check) await lockVolumeRecompute(s.db, true);
+        await tuneRecomputeSession(s);
+        // Only judgements that differ from the stored ones become changes (none, on a consistent database).
+        const changes: BoardingChange[] = [];
+        const fallback: VolumeKeyRange[] = [];
+        let keys = 0;
+        let list: (RideTap & { stored: boolean | null })[] = [];
+        let keyType = '';
+        let keyMedium = '';
+        let keyVehicle = '';
+        const judge = (): void => {
+          if (list.length === 0) return;
+          keys++;
           const plan = planRegroup({
             taps: list,
             loadedFromMs,
@@ -245,11 +324,21 @@ export async function recomputePeriod(
             windowSeconds: rules.volumeRepeatSeconds,
           });
           if (plan.kind !== 'ready') {
-            fallback.push({ ...key, fromMs: start, toMs: end - 1 });
+            fallback.push({
+              mediaType: keyType,
+              mediaKey: keyMedium,
+              vehicleId: keyVehicle,
+              fromMs: start,
+              toMs: end - 1,
+            });
             return;
           }
           for (const g of plan.groups) {
-            g.taps.forEach((t, k) => {
+            const taps = g.taps;
+            for (let k = 0; k < taps.length; k++) {
+              const t = taps[k]!;
+              if (t.at > maxAt) maxAt = t.at;
+              if (t.stored === (k === 0)) continue;
               changes.push({
                 tapId: t.tapId,
                 atMs: t.at,
@@ -258,100 +347,45 @@ export async function recomputePeriod(
                 boarding: k === 0,
                 previous: t.stored,
               });
-              ordinals.push(ordinal);
-              if (t.at > maxAt) maxAt = t.at;
-            });
+            }
           }
         };
-        const changes: BoardingChange[] = [];
-        /** Key ordinal of each entry of `changes` (orders the differences as the keys are ordered). */
-        const ordinals: number[] = [];
-        const fallback: VolumeKeyRange[] = [];
-        const setBasedDiffs: {
-          ordinal: number;
-          tapId: number;
-          boarding: boolean;
-          previous: boolean | null;
-        }[] = [];
-        if (rules.volumeRepeatSeconds * 1000 <= VOLUME_MARGIN) {
-          // Set-based pass (one statement) for every key whose runs are short; the others tap by tap below.
-          const r = await recomputeVolumeSlice(tx, {
-            loadedFromMs,
-            loadedToMs,
-            periodFromMs: start,
-            periodToMs: end,
-            windowSeconds: rules.volumeRepeatSeconds,
-            slice,
-            slices,
-            check,
-          });
-          report.volumeKeys += r.keys;
-          maxAt = Math.max(maxAt, r.maxAtMs);
-          for (const d of r.differences) setBasedDiffs.push(d);
-          const ranges = r.hardKeys.map((k) => ({ ...k, fromMs: loadedFromMs, toMs: loadedToMs }));
-          const loaded = groupByIdx(await findVolumeTapsInRanges(tx, ranges));
-          ranges.forEach((range, i) =>
-            judge(
-              (loaded.get(i) ?? []).map((t) => ({ ...t, vehicleId: '' })),
-              range,
-              r.hardKeys[i]!.ordinal,
-            ),
-          );
-        } else {
-          const taps = await findVolumeTapsSlice(tx, loadedFromMs, loadedToMs, slice, slices);
-          let ordinal = 0;
-          for (let i = 0; i < taps.length;) {
-            const first = taps[i]!;
-            let j = i + 1;
-            while (
-              j < taps.length &&
-              taps[j]!.mediaKey === first.mediaKey &&
-              taps[j]!.mediaType === first.mediaType &&
-              taps[j]!.vehicleId === first.vehicleId
-            )
-              j++;
-            ordinal++;
-            judge(
-              taps.slice(i, j).map((t) => ({ ...t, vehicleId: '' })),
-              { ...first, fromMs: start, toMs: end - 1 },
-              ordinal,
-            );
-            i = j;
-          }
-          report.volumeKeys += ordinal;
-        }
-        if (!check) await applyBoardingChanges(tx, changes);
-        const keyed = changes.length;
+        await streamVolumeSlice(
+          s,
+          loadedFromMs,
+          loadedToMs,
+          slice,
+          slices,
+          (type, medium, vehicle, tapId, at, routeId, stored) => {
+            if (vehicle !== keyVehicle || medium !== keyMedium || type !== keyType || list.length === 0) {
+              judge();
+              keyType = type;
+              keyMedium = medium;
+              keyVehicle = vehicle;
+              list = [];
+            }
+            // The key is the (medium, vehicle): within it every tap is "on the same vehicle".
+            list.push({ tapId, at, vehicleId: '', routeId, stored });
+          },
+        );
+        judge();
+        report.volumeKeys += keys;
+        if (!check) await writeBoardingChanges(s, changes);
         if (fallback.length > 0) {
           // Keys with no reset point within a day of the period: the engine widens their window (and writes, unless checking).
-          const v = await rederiveVolume(tx, fallback, opts);
+          const v = await rederiveVolume(s.db, fallback, opts);
           changes.push(...v.changes);
           maxAt = Math.max(maxAt, v.maxAtMs);
         }
         if (check) {
-          // Differences in the order of the keys (set-based and tap-by-tap merged), then the widened keys'.
-          const list: { ordinal: number; tapId: number; boarding: boolean; previous: boolean | null }[] = [
-            ...setBasedDiffs,
-          ];
-          for (let i = 0; i < keyed; i++) {
-            const c = changes[i]!;
+          // Differences in the order of the keys, then the widened keys'.
+          for (const c of changes) {
             if (c.previous !== c.boarding)
-              list.push({
-                ordinal: ordinals[i]!,
-                tapId: c.tapId,
-                boarding: c.boarding,
-                previous: c.previous,
-              });
+              differ(
+                () =>
+                  `volume: tap ${c.tapId} judged ${c.boarding ? 'boarding' : 'repeat'}, stored ${c.previous === null ? 'missing' : c.previous ? 'boarding' : 'repeat'}`,
+              );
           }
-          // Stable sort: within a key the order is already (time, tap id), and a key is wholly on one side.
-          list.sort((a, b) => a.ordinal - b.ordinal);
-          for (const c of changes.slice(keyed))
-            if (c.previous !== c.boarding)
-              list.push({ ordinal: Infinity, tapId: c.tapId, boarding: c.boarding, previous: c.previous });
-          for (const c of list)
-            differ(
-              `volume: tap ${c.tapId} judged ${c.boarding ? 'boarding' : 'repeat'}, stored ${c.previous === null ? 'missing' : c.previous ? 'boarding' : 'repeat'}`,
-            );
         }
       });
       progress(1);
@@ -390,58 +424,60 @@ export async function recomputePeriod(
   return report;
 }
 
-/** Shanghai calendar year of an instant (fixed +8, see `shanghaiDateOfMs`). */
-function yearOfMs(ms: number): number {
-  return Number(shanghaiDateOfMs(ms).slice(0, 4));
-}
-
 function formatRide(r: RideRow): string {
   return `${r.tapIds.join('+')}@${new Date(r.atMs).toISOString()} ${r.vehicleId}/${r.routeId} ${r.quarter} e=${r.eligible} r=${r.rated} x=${r.excluded} c=${r.counted} ${r.rulesVersion}`;
 }
 
-function formatRideDifference(d: {
-  personId: string;
-  firstTapId: number;
-  recomputed: CheckedRide | null;
-  stored: CheckedRide | null;
-}): string {
-  const k = `${d.personId}:${d.firstTapId}`;
-  return d.recomputed
-    ? `ride ${k}: recomputed ${formatRide(d.recomputed)}, stored ${d.stored ? formatRide(d.stored) : 'missing'}`
-    : `ride ${k}: stored ${formatRide(d.stored!)}, recomputed missing`;
-}
-
-async function compareRides(
-  db: Parameters<typeof findStoredRides>[0],
-  persons: string[],
-  start: number,
-  end: number,
-  labels: string[],
-  derived: RideRow[],
-  differ: (t: string) => void,
-): Promise<void> {
-  const stored = await findStoredRides(db, persons, start, end);
-  const fmt = formatRide;
-  const s = new Map(stored.map((r) => [`${r.personId}:${r.firstTapId}`, fmt(r)]));
-  const d = new Map(derived.map((r) => [`${r.personId}:${r.firstTapId}`, fmt(r)]));
-  for (const [k, v] of d)
-    if (s.get(k) !== v) differ(`ride ${k}: recomputed ${v}, stored ${s.get(k) ?? 'missing'}`);
-  for (const [k, v] of s) if (!d.has(k)) differ(`ride ${k}: stored ${v}, recomputed missing`);
-  const { rows } = await sql<{ person_id: string; period: string; rides: number; last: number | null }>`
-    SELECT person_id, period, rides, floor(extract(epoch FROM last_counted_at) * 1000)::float8 AS last
-    FROM person_period_counts WHERE person_id = ANY(${persons}::uuid[]) AND period = ANY(${labels}::text[])`.execute(
-    db,
-  );
-  const storedCounts = new Map(
-    rows.map((r) => [`${r.person_id}:${r.period}`, `${r.rides}/${r.last ?? '-'}`]),
-  );
+/**
+ * Check mode's comparison for a chunk of persons: derived rides of the period against the stored ones
+ * (by person and first tap), then each person's counts of the labels. Both sides are taken in
+ * (person, time, first tap) order, so that any two paths deriving the same rides list the same texts.
+ */
+function diffRides(
+  persons: readonly string[],
+  labels: readonly string[],
+  derived: readonly RideRow[],
+  stored: readonly RideRow[],
+  storedCounts: Map<string, string>,
+  differ: (d: Difference) => void,
+): void {
+  const order = (a: RideRow, b: RideRow) =>
+    a.personId < b.personId
+      ? -1
+      : a.personId > b.personId
+        ? 1
+        : a.atMs - b.atMs || a.firstTapId - b.firstTapId;
+  // Stored rides by person, then first tap (numeric keys: no string built per ride).
+  const storedBy = new Map<string, Map<number, RideRow>>();
+  for (const r of stored) {
+    let m = storedBy.get(r.personId);
+    if (!m) storedBy.set(r.personId, (m = new Map<number, RideRow>()));
+    m.set(r.firstTapId, r);
+  }
+  const changed: { r: RideRow; old: RideRow | undefined }[] = [];
   const byPerson = new Map<string, DerivedRide[]>();
-  for (const r of derived)
-    (byPerson.get(r.personId) ?? byPerson.set(r.personId, []).get(r.personId)!).push({
-      ...r,
-      year: r.quarter.slice(0, 4),
-    });
-  for (const [personId, rides] of byPerson) {
+  for (const r of derived) {
+    const m = storedBy.get(r.personId);
+    const old = m?.get(r.firstTapId);
+    if (old) m!.delete(r.firstTapId);
+    if (!old || !sameRide(old, r)) changed.push({ r, old });
+    let list = byPerson.get(r.personId);
+    if (!list) byPerson.set(r.personId, (list = []));
+    list.push({ ...r, year: r.quarter.slice(0, 4) });
+  }
+  changed.sort((a, b) => order(a.r, b.r));
+  for (const { r, old } of changed)
+    differ(
+      () =>
+        `ride ${r.personId}:${r.firstTapId}: recomputed ${formatRide(r)}, stored ${old ? formatRide(old) : 'missing'}`,
+    );
+  const gone: RideRow[] = [];
+  for (const m of storedBy.values()) for (const r of m.values()) gone.push(r);
+  for (const r of gone.sort(order))
+    differ(() => `ride ${r.personId}:${r.firstTapId}: stored ${formatRide(r)}, recomputed missing`);
+  const mine = new Set(persons);
+  for (const personId of [...byPerson.keys()].sort()) {
+    const rides = byPerson.get(personId)!;
     for (const label of labels) {
       const has = rides.some((r) => r.quarter === label || r.year === label);
       if (!has) continue;
@@ -452,5 +488,6 @@ async function compareRides(
       if (got !== want) differ(`count ${personId} ${label}: recomputed ${want}, stored ${got ?? 'missing'}`);
     }
   }
-  for (const [k, v] of storedCounts) differ(`count ${k}: stored ${v}, recomputed none`);
+  for (const [k, v] of [...storedCounts].sort(([a], [b]) => (a < b ? -1 : 1)))
+    if (mine.has(k.slice(0, k.indexOf(':')))) differ(`count ${k}: stored ${v}, recomputed none`);
 }

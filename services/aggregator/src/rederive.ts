@@ -11,7 +11,6 @@ import {
   applyBoardingChanges,
   deleteRides,
   findStoredRidesInStretches,
-  rideFingerprint,
   findEmploymentFacts,
   findExclusionFacts,
   findPersonsTapsInRanges,
@@ -26,6 +25,8 @@ import {
   type Database,
   type DB,
   type LoadedVolumeTap,
+  type EmploymentFactRow,
+  type ExclusionFactRow,
   type NewAnomaly,
   type RideRow,
   type RideStretch,
@@ -34,13 +35,13 @@ import {
 } from '@ridetally/db';
 import {
   findTwoVehicleRides,
-  groupRides,
   indexRatings,
   judgeRides,
   planRegroup,
   shanghaiDateOfMs,
   type EmploymentSpan,
   type ExclusionFact,
+  type Ride,
   type RideTap,
   type TapPosition,
 } from '@ridetally/domain';
@@ -106,13 +107,7 @@ export async function rederivePersons(
 ): Promise<PersonResult> {
   const merged = mergeChanges(changes);
   const groupSeconds = opts.rules.rideGroupSeconds;
-  type Ready = {
-    personId: string;
-    deleteFrom: TapPosition | null;
-    deleteTo: TapPosition | null;
-    groups: ReturnType<typeof groupRides<RideTap>>;
-  };
-  const ready: Ready[] = [];
+  const ready: ReadyPerson[] = [];
   let pending = merged.map((c) => ({ change: c, back: 0, fwd: 0 }));
   while (pending.length > 0) {
     const ranges = pending.map((p) => ({
@@ -161,16 +156,64 @@ export async function rederivePersons(
     findExclusionFacts(db, personIds),
     findRatingsOfTaps(db, tapIds),
   ]);
-  const empBy = groupBy(employments, (e) => e.personId);
-  const exclBy = groupBy(exclusions, (e) => e.personId);
-  const ratingsBy = groupBy(ratings, (r) => r.personId);
+  const derived = judgeReadyPersons(ready, { employments, exclusions, ratings }, opts);
+  if (opts.dryRun) return derived;
+
+  let touched: { personId: string; quarter: string }[];
+  if (opts.mode === 'raw') {
+    // A recompute usually finds what is stored: write only the differences.
+    touched = await writeRideDifferences(
+      db,
+      derived.rides,
+      await findStoredRidesInStretches(db, derived.stretches),
+      (changed) => replaceRideStretches(db, [], changed),
+    );
+  } else {
+    touched = await replaceRideStretches(db, derived.stretches, derived.rides);
+  }
+  await refreshPersonPeriodCounts(db, touched);
+  await recordAnomalies(db, derived.anomalies);
+  await recordBusyDays(db, derived.rides, opts.rules);
+  return derived;
+}
+
+/** A person whose stretch to regroup is known (`planRegroup` answered `ready`). */
+export interface ReadyPerson {
+  personId: string;
+  deleteFrom: TapPosition | null;
+  deleteTo: TapPosition | null;
+  groups: Ride<RideTap>[];
+}
+
+/** The facts that judge the ready persons' rides (any order; ratings of other persons are ignored). */
+export interface LoadedFacts {
+  employments: readonly EmploymentFactRow[];
+  exclusions: readonly ExclusionFactRow[];
+  ratings: readonly { personId: string; tapId: number; ratedAtMs: number }[];
+}
+
+export interface JudgedPersons extends PersonResult {
+  /** R13 two-vehicle anomalies of the derived rides. */
+  anomalies: NewAnomaly[];
+}
+
+/** Judges the ready persons' rides (R2, R3, R5, exclusions) and finds their two-vehicle anomalies. */
+export function judgeReadyPersons(
+  ready: readonly ReadyPerson[],
+  facts: LoadedFacts,
+  opts: Pick<RederiveOptions, 'rules' | 'cityRoutes'>,
+): JudgedPersons {
+  const empBy = groupBy(facts.employments, (e) => e.personId);
+  const exclBy = groupBy(facts.exclusions, (e) => e.personId);
+  const ratingsBy = groupBy(facts.ratings, (r) => r.personId);
   const ctx = { cityRoutes: opts.cityRoutes, rulesFor: (year: number) => opts.rules.rulesFor(year) };
+  const seconds = opts.rules.rulesFor(2022).anomalyTwoVehiclesSeconds;
 
   const rides: RideRow[] = [];
   const stretches: RideStretch[] = [];
   const anomalies: NewAnomaly[] = [];
   for (const r of ready) {
-    const facts = {
+    const personFacts = {
       employments: (empBy.get(r.personId) ?? []) as EmploymentSpan[],
       ratingsByTap: indexRatings(ratingsBy.get(r.personId) ?? []),
       exclusions: (exclBy.get(r.personId) ?? []).map((e): ExclusionFact => ({
@@ -178,14 +221,13 @@ export async function rederivePersons(
         tapId: e.tapId,
       })),
     };
-    const derived = judgeRides(r.groups, facts, ctx);
+    const derived = judgeRides(r.groups, personFacts, ctx);
     for (const d of derived) rides.push({ personId: r.personId, ...d });
     stretches.push({
       personId: r.personId,
       lower: r.deleteFrom ? { atMs: r.deleteFrom.at, tapId: r.deleteFrom.tapId } : undefined,
       upper: r.deleteTo ? { atMs: r.deleteTo.at, tapId: r.deleteTo.tapId } : undefined,
     });
-    const seconds = opts.rules.rulesFor(2022).anomalyTwoVehiclesSeconds;
     for (const { a, b } of findTwoVehicleRides(derived, seconds)) {
       anomalies.push({
         kind: 'two_vehicles',
@@ -200,34 +242,55 @@ export async function rederivePersons(
       });
     }
   }
-  if (opts.dryRun) return { rides, stretches };
+  return { rides, stretches, anomalies };
+}
 
-  let touched: { personId: string; quarter: string }[];
-  if (opts.mode === 'raw') {
-    // A recompute usually finds what is stored: write only the differences.
-    const stored = await findStoredRidesInStretches(db, stretches);
-    const storedBy = new Map(stored.map((r) => [`${r.personId}:${r.firstTapId}`, r]));
-    const changed = rides.filter((r) => {
-      const k = `${r.personId}:${r.firstTapId}`;
-      const old = storedBy.get(k);
-      storedBy.delete(k);
-      return !old || rideFingerprint(old) !== rideFingerprint(r);
-    });
-    touched = [
-      ...(await deleteRides(db, [...storedBy.values()])),
-      ...(await replaceRideStretches(db, [], changed)),
-    ];
-  } else {
-    touched = await replaceRideStretches(db, stretches, rides);
+/**
+ * Raw mode's write: the stored rides of the regrouped stretches that are not derived any more are
+ * deleted, the derived rides that are new or differ are written (`upsert`, told which of them replace
+ * a stored version). Returns the (person, quarter) pairs whose rides changed.
+ */
+export async function writeRideDifferences(
+  db: Db,
+  rides: readonly RideRow[],
+  stored: readonly RideRow[],
+  upsert: (changed: RideRow[], replaced: RideRow[]) => Promise<{ personId: string; quarter: string }[]>,
+): Promise<{ personId: string; quarter: string }[]> {
+  const storedBy = new Map(stored.map((r) => [`${r.personId}:${r.firstTapId}`, r]));
+  const changed: RideRow[] = [];
+  const replaced: RideRow[] = [];
+  for (const r of rides) {
+    const k = `${r.personId}:${r.firstTapId}`;
+    const old = storedBy.get(k);
+    storedBy.delete(k);
+    if (old && sameRide(old, r)) continue;
+    changed.push(r);
+    if (old) replaced.push(old);
   }
-  await refreshPersonPeriodCounts(db, touched);
-  await recordAnomalies(db, anomalies);
-  await recordBusyDays(db, rides, opts.rules);
-  return { rides, stretches };
+  return [...(await deleteRides(db, [...storedBy.values()])), ...(await upsert(changed, replaced))];
+}
+
+/** Same stored content (the key aside). */
+export function sameRide(a: RideRow, b: RideRow): boolean {
+  if (
+    a.atMs !== b.atMs ||
+    a.vehicleId !== b.vehicleId ||
+    a.routeId !== b.routeId ||
+    a.quarter !== b.quarter ||
+    a.eligible !== b.eligible ||
+    a.rated !== b.rated ||
+    a.excluded !== b.excluded ||
+    a.counted !== b.counted ||
+    a.rulesVersion !== b.rulesVersion ||
+    a.tapIds.length !== b.tapIds.length
+  )
+    return false;
+  for (let i = 0; i < a.tapIds.length; i++) if (a.tapIds[i] !== b.tapIds[i]) return false;
+  return true;
 }
 
 /** R13: days of the re-derived stretches with more than the allowed counted rides. */
-async function recordBusyDays(db: Db, rides: readonly RideRow[], rules: RuleBook): Promise<void> {
+export async function recordBusyDays(db: Db, rides: readonly RideRow[], rules: RuleBook): Promise<void> {
   const counted = rides.filter((r) => r.counted);
   if (counted.length === 0) return;
   const DAY = 24 * HOUR;

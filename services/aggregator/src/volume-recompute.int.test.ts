@@ -1,6 +1,6 @@
 /**
- * R14 in the full recompute against a plain reference, on worlds made for the set-based slice pass
- * (`recomputeVolumeSlice`) and its tap-by-tap fallback: chains of taps less than 120 s apart lasting
+ * R14 in the full recompute against a plain reference, on worlds made for its hash slices (one
+ * ordered stream of each slice's taps, planned key by key) and the engine fallback: chains of taps less than 120 s apart lasting
  * longer than 120 s, runs crossing the period's start and end at Shanghai midnight, runs reaching the
  * loaded window's lower bound (one day before the period), equal instants, keys with taps only
  * before the period. Every tap of the period must get the reference judgement, the day sums must be
@@ -66,7 +66,7 @@ function reference(taps: readonly Tap[]): Map<number, boolean> {
 
 const shDate = (ms: number) => DateTime.fromMillis(ms, { zone: 'Asia/Shanghai' }).toISODate()!;
 
-describe('recompute: R14 set-based slices = reference', () => {
+describe('recompute: R14 by hash slices = reference', () => {
   let t: TestDatabase;
   beforeAll(async () => {
     t = await createTestDatabase();

@@ -65,52 +65,6 @@ export async function findVolumeKeysIn(db: Db, fromMs: number, toMs: number): Pr
   }));
 }
 
-export interface VolumeStreamTap {
-  mediaType: string;
-  mediaKey: string;
-  vehicleId: string;
-  tapId: number;
-  at: number;
-  routeId: string;
-  stored: boolean | null;
-}
-
-/**
- * One hash slice (of `slices`) of the taps in [from, to), ordered by (medium, vehicle, time, tap id),
- * with their stored judgement: the recompute walks the keys slice by slice instead of probing each.
- */
-export async function findVolumeTapsSlice(
-  db: Db,
-  fromMs: number,
-  toMs: number,
-  slice: number,
-  slices: number,
-): Promise<VolumeStreamTap[]> {
-  const { rows } = await sql<{
-    media_type: string;
-    media_key: string;
-    vehicle_id: string;
-    tap_id: number;
-    at: number;
-    route_id: string;
-    boarding: boolean | null;
-  }>`
-    SELECT t.media_type, t.media_key, t.vehicle_id, t.tap_id, floor(extract(epoch FROM t.tapped_at) * 1000)::float8 AS at, t.route_id, b.boarding
-    FROM taps t LEFT JOIN tap_boardings b ON b.tap_id = t.tap_id
-    WHERE t.tapped_at >= ${toPgInstant(fromMs)}::timestamptz AND t.tapped_at < ${toPgInstant(toMs)}::timestamptz
-      AND (hashtext(t.media_key) & 2147483647) % ${slices}::int = ${slice}::int
-    ORDER BY t.media_type, t.media_key, t.vehicle_id, t.tapped_at, t.tap_id`.execute(db);
-  return rows.map((r) => ({
-    mediaType: r.media_type,
-    mediaKey: r.media_key,
-    vehicleId: r.vehicle_id,
-    tapId: r.tap_id,
-    at: r.at,
-    routeId: r.route_id,
-    stored: r.boarding,
-  }));
-}
-
 /**
  * Volume work takes this lock shared (workers do not block each other); a recompute slice takes it
  * exclusive, so no worker changes judgements between the slice's read and its write.
@@ -339,7 +293,12 @@ export async function judgeIsolatedBatchTaps(
       fromMs,
       toMs,
     })),
-    deltas: row.deltas.map(([serviceDate, routeId, boardings, taps]) => ({ serviceDate, routeId, boardings, taps })),
+    deltas: row.deltas.map(([serviceDate, routeId, boardings, taps]) => ({
+      serviceDate,
+      routeId,
+      boardings,
+      taps,
+    })),
   };
 }
 
@@ -397,133 +356,4 @@ export async function rebuildVolumeDaily(db: Db, fromDate: string, toDate: strin
     WHERE tapped_at >= (${fromDate}::date::timestamp AT TIME ZONE 'Asia/Shanghai')
       AND tapped_at < (${toDate}::date::timestamp AT TIME ZONE 'Asia/Shanghai')
     GROUP BY 1, 2`.execute(db);
-}
-
-export interface VolumeSliceInput {
-  /** Loaded window [loadedFrom, loadedTo) and the period [periodFrom, periodTo), epoch ms. */
-  loadedFromMs: number;
-  loadedToMs: number;
-  periodFromMs: number;
-  periodToMs: number;
-  windowSeconds: number;
-  slice: number;
-  slices: number;
-  /** Compute and report only (recompute --check). */
-  check: boolean;
-}
-
-export interface VolumeSliceKey {
-  /** Rank of the key in (media type, media key, vehicle) order within the slice, from 1. */
-  ordinal: number;
-  mediaType: string;
-  mediaKey: string;
-  vehicleId: string;
-}
-
-export interface VolumeSliceResult {
-  /** Distinct (medium, vehicle) keys in the loaded window. */
-  keys: number;
-  /** Keys the set-based pass left alone: the caller judges them tap by tap. */
-  hardKeys: VolumeSliceKey[];
-  /** Latest instant judged by this pass, -Infinity when none. */
-  maxAtMs: number;
-  /** Judgements that differ from the stored ones, in key order then (time, tap id). */
-  differences: { ordinal: number; tapId: number; boarding: boolean; previous: boolean | null }[];
-}
-
-/**
- * R14 for one hash slice of a recompute, set-based in one statement. Per key, taps in (ms, tap id)
- * order are cut into runs at every tap at least a window after the one before it (the first loaded
- * tap counts as such when it is at least a window after the loaded lower bound). A run lasting less
- * than a window is exactly one R14 group: its first tap is the boarding, the rest are repeats. The
- * runs written are those the per-key engine (`planRegroup` in raw mode) writes: every run that starts
- * before the period's end and reaches the period, or the key's last run when it has no tap from the
- * period's start on. A key with such a run that is uncertain (no run start before it in the window)
- * or lasts a window or more is returned in `hardKeys` untouched. Unless checking, changed judgements
- * are written and their exact deltas applied to volume_daily, as `applyBoardingChanges` does.
- */
-export async function recomputeVolumeSlice(db: Db, input: VolumeSliceInput): Promise<VolumeSliceResult> {
-  const w = input.windowSeconds * 1000;
-  const S = input.periodFromMs;
-  const E = input.periodToMs;
-  const judged = sql`
-    t AS (
-      SELECT t.media_type, t.media_key, t.vehicle_id, t.tap_id, t.route_id,
-             date_trunc('milliseconds', t.tapped_at) AS at_ts, floor(extract(epoch FROM t.tapped_at) * 1000)::float8 AS at
-      FROM taps t
-      WHERE t.tapped_at >= ${toPgInstant(input.loadedFromMs)}::timestamptz AND t.tapped_at < ${toPgInstant(input.loadedToMs)}::timestamptz
-        AND (hashtext(t.media_key) & 2147483647) % ${input.slices}::int = ${input.slice}::int),
-    g AS (
-      SELECT t.*, (t.at - coalesce(lag(t.at) OVER w, ${input.loadedFromMs}::float8) >= ${w}::float8)::int AS gap,
-             dense_rank() OVER (ORDER BY t.media_type, t.media_key, t.vehicle_id) AS k
-      FROM t WINDOW w AS (PARTITION BY t.media_type, t.media_key, t.vehicle_id ORDER BY t.at, t.tap_id)),
-    c AS (
-      SELECT g.*, sum(g.gap) OVER (PARTITION BY g.k ORDER BY g.at, g.tap_id) AS cl FROM g),
-    s AS (
-      SELECT c.*, min(c.at) OVER (PARTITION BY c.k, c.cl) AS cmin, max(c.at) OVER (PARTITION BY c.k, c.cl) AS cmax,
-             max(c.cl) OVER (PARTITION BY c.k) AS lastcl
-      FROM c),
-    r AS (
-      SELECT s.*, (s.cmin < ${E}::float8 AND (s.cmax >= ${S}::float8 OR s.cl = s.lastcl)) AS written,
-             bool_or(s.cmin < ${E}::float8 AND (s.cmax >= ${S}::float8 OR s.cl = s.lastcl)
-                     AND (s.cl = 0 OR s.cmax - s.cmin >= ${w}::float8)) OVER (PARTITION BY s.k) AS hard
-      FROM s),
-    j AS (
-      SELECT r.k, r.tap_id, r.at, r.at_ts, r.route_id, r.gap = 1 AS boarding, b.boarding AS previous
-      FROM r LEFT JOIN tap_boardings b ON b.tap_id = r.tap_id
-      WHERE r.written AND NOT r.hard)`;
-  const summary = sql`
-    SELECT (SELECT coalesce(max(k), 0) FROM r)::int AS keys,
-           (SELECT max(at) FROM j)::float8 AS max_at,
-           (SELECT coalesce(json_agg(json_build_array(x.k, x.media_type, x.media_key, x.vehicle_id) ORDER BY x.k), '[]')
-              FROM (SELECT DISTINCT k, media_type, media_key, vehicle_id FROM r WHERE hard) x) AS hard,
-           ${
-             input.check
-               ? sql`(SELECT coalesce(json_agg(json_build_array(k, tap_id, boarding, previous) ORDER BY k, at, tap_id), '[]')
-                       FROM j WHERE previous IS DISTINCT FROM boarding)`
-               : sql`'[]'::json`
-           } AS diffs`;
-  const query = input.check
-    ? sql`WITH ${judged} ${summary}`
-    : sql`WITH ${judged},
-        up AS (
-          INSERT INTO tap_boardings (tap_id, tapped_at, route_id, boarding)
-          SELECT tap_id, at_ts, route_id, boarding FROM j WHERE previous IS DISTINCT FROM boarding
-          ON CONFLICT (tap_id) DO UPDATE SET boarding = excluded.boarding
-          RETURNING 1),
-        d AS (
-          SELECT (at_ts AT TIME ZONE 'Asia/Shanghai')::date AS service_date, route_id,
-                 sum(boarding::int - coalesce(previous::int, 0))::int AS boardings,
-                 (count(*) FILTER (WHERE previous IS NULL))::int AS taps
-          FROM j WHERE previous IS DISTINCT FROM boarding GROUP BY 1, 2),
-        vd AS (
-          INSERT INTO volume_daily AS v (service_date, route_id, boardings, taps)
-          SELECT service_date, route_id, boardings, taps FROM d WHERE boardings <> 0 OR taps <> 0 ORDER BY 1, 2
-          ON CONFLICT (service_date, route_id) DO UPDATE SET
-            boardings = v.boardings + excluded.boardings, taps = v.taps + excluded.taps, updated_at = now()
-          RETURNING 1)
-      ${summary}, (SELECT count(*) FROM up)::int AS written, (SELECT count(*) FROM vd)::int AS days`;
-  const { rows } = await sql<{
-    keys: number;
-    max_at: number | null;
-    hard: [number, string, string, string][];
-    diffs: [number, number, boolean, boolean | null][];
-  }>`${query}`.execute(db);
-  const row = rows[0]!;
-  return {
-    keys: row.keys,
-    hardKeys: row.hard.map(([ordinal, mediaType, mediaKey, vehicleId]) => ({
-      ordinal,
-      mediaType,
-      mediaKey,
-      vehicleId,
-    })),
-    maxAtMs: row.max_at ?? -Infinity,
-    differences: row.diffs.map(([ordinal, tapId, boarding, previous]) => ({
-      ordinal,
-      tapId,
-      boarding,
-      previous,
-    })),
-  };
 }
