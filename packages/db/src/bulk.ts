@@ -15,14 +15,29 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { poolOf, type Database } from './client';
 import type { DB } from './types';
 
-/** One streamed row: the columns' text forms, null for SQL NULL. */
+/** One row written with COPY: the columns' text forms, null for SQL NULL. */
 export type TextRow = (string | null)[];
+
+/**
+ * The current row of a stream. Fields are read where they lie in the received text: a row costs no
+ * array and no string but those the reader asks for (`int` parses digits in place).
+ */
+export interface RowCursor {
+  /** The column's text (COPY escapes undone); null for SQL NULL. */
+  str(k: number): string | null;
+  /** The column as an integer (it must be one, or NULL: then NaN). */
+  int(k: number): number;
+  isNull(k: number): boolean;
+}
 
 export interface BulkSession {
   /** The transaction, for the repositories' ordinary statements. */
   db: Kysely<DB>;
-  /** Streams the rows of a query without parameters (COPY on PostgreSQL), in the query's order. */
-  rows(query: string): AsyncIterable<TextRow[]>;
+  /**
+   * Streams the rows of a query without parameters (COPY on PostgreSQL), in the query's order,
+   * calling `fn` with a cursor on each row (valid only during the call).
+   */
+  rows(query: string, fn: (row: RowCursor) => void): Promise<void>;
   /**
    * Writes rows into a table with COPY (PostgreSQL only; undefined on PGlite, where the caller uses
    * ordinary statements). Values are text forms; null is SQL NULL.
@@ -37,7 +52,7 @@ export async function withBulkTransaction<T>(db: Database, fn: (s: BulkSession) 
     return db.transaction().execute((tx) =>
       fn({
         db: tx,
-        rows: (query) => plainRows(tx, query),
+        rows: (query, fn) => plainRows(tx, query, fn),
       }),
     );
   }
@@ -50,7 +65,7 @@ export async function withBulkTransaction<T>(db: Database, fn: (s: BulkSession) 
     const result = await kdb.connection().execute((conn) =>
       fn({
         db: conn,
-        rows: (query) => copyRows(client, query),
+        rows: (query, fn) => copyRows(client, query, fn),
         copyIn: (table, columns, rows) => copyInto(client, table, columns, rows),
       }),
     );
@@ -73,11 +88,18 @@ function singleClientPool(client: pg.PoolClient): PostgresPool {
   return { connect: () => Promise.resolve(wrapped), end: () => Promise.resolve() };
 }
 
-async function* plainRows(db: Kysely<DB>, query: string): AsyncIterable<TextRow[]> {
+async function plainRows(db: Kysely<DB>, query: string, fn: (row: RowCursor) => void): Promise<void> {
   const { rows } = await sql.raw<Record<string, unknown>>(query).execute(db);
-  const out: TextRow[] = [];
-  for (const r of rows) out.push(Object.values(r).map(textOf));
-  yield out;
+  let values: unknown[] = [];
+  const cursor: RowCursor = {
+    str: (k) => textOf(values[k]),
+    int: (k) => (values[k] === null || values[k] === undefined ? NaN : Number(values[k])),
+    isNull: (k) => values[k] === null || values[k] === undefined,
+  };
+  for (const r of rows) {
+    values = Object.values(r);
+    fn(cursor);
+  }
 }
 
 /** A plain query's value in the text form COPY would give (the statements cast what they need). */
@@ -88,33 +110,84 @@ function textOf(v: unknown): string | null {
   throw new Error(`bulk: a streamed column must be text or a number, got ${typeof v}`);
 }
 
-/** COPY text format → rows, a chunk of rows per network chunk. */
-async function* copyRows(client: pg.PoolClient, query: string): AsyncIterable<TextRow[]> {
-  const stream = client.query(copyTo(`COPY (${query}) TO STDOUT`));
-  const decoder = new StringDecoder('utf8');
-  let rest = '';
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    const text = rest + decoder.write(chunk);
-    const out: TextRow[] = [];
-    let i = 0;
-    for (let j = text.indexOf('\n'); j >= 0; j = text.indexOf('\n', i)) {
-      out.push(parseLine(text.slice(i, j)));
-      i = j + 1;
-    }
-    rest = text.slice(i);
-    if (out.length > 0) yield out;
+const TAB = 9;
+const BACKSLASH = 92;
+const MINUS = 45;
+
+/** A cursor over COPY text: field k of the current row is text[starts[k], ends[k]). */
+class CopyCursor implements RowCursor {
+  text = '';
+  readonly starts: number[] = [];
+  readonly ends: number[] = [];
+
+  isNull(k: number): boolean {
+    const a = this.starts[k]!;
+    return (
+      this.ends[k]! - a === 2 && this.text.charCodeAt(a) === BACKSLASH && this.text.charCodeAt(a + 1) === 78
+    ); // \N
   }
-  rest += decoder.end();
-  if (rest.length > 0) yield [parseLine(rest)];
+
+  str(k: number): string | null {
+    if (this.isNull(k)) return null;
+    const f = this.text.slice(this.starts[k], this.ends[k]);
+    return f.includes('\\') ? unescapeCopy(f) : f;
+  }
+
+  int(k: number): number {
+    if (this.isNull(k)) return NaN;
+    const t = this.text;
+    let i = this.starts[k]!;
+    const end = this.ends[k]!;
+    let sign = 1;
+    if (t.charCodeAt(i) === MINUS) {
+      sign = -1;
+      i++;
+    }
+    let n = 0;
+    for (; i < end; i++) {
+      const d = t.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return Number(t.slice(this.starts[k], end));
+      n = n * 10 + d;
+    }
+    return sign * n;
+  }
 }
 
-function parseLine(line: string): TextRow {
-  const fields: TextRow = line.split('\t');
-  for (let k = 0; k < fields.length; k++) {
-    const f = fields[k]!;
-    if (f.length > 0 && f.includes('\\')) fields[k] = f === '\\N' ? null : unescapeCopy(f);
-  }
-  return fields;
+/** COPY text format → one cursor call per row. */
+async function copyRows(client: pg.PoolClient, query: string, fn: (row: RowCursor) => void): Promise<void> {
+  const stream = client.query(copyTo(`COPY (${query}) TO STDOUT`));
+  const decoder = new StringDecoder('utf8');
+  const cursor = new CopyCursor();
+  let rest = '';
+  const scan = (text: string, final: boolean): string => {
+    cursor.text = text;
+    const starts = cursor.starts;
+    const ends = cursor.ends;
+    let lineStart = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', lineStart);
+      const lineEnd = nl >= 0 ? nl : final ? text.length : -1;
+      if (lineEnd < 0 || (nl < 0 && lineStart >= text.length)) break;
+      let k = 0;
+      let a = lineStart;
+      for (let i = lineStart; i < lineEnd; i++) {
+        if (text.charCodeAt(i) === TAB) {
+          starts[k] = a;
+          ends[k++] = i;
+          a = i + 1;
+        }
+      }
+      starts[k] = a;
+      ends[k] = lineEnd;
+      fn(cursor);
+      lineStart = lineEnd + 1;
+      if (nl < 0) break;
+    }
+    return lineStart < text.length ? text.slice(lineStart) : '';
+  };
+  for await (const chunk of stream as AsyncIterable<Buffer>) rest = scan(rest + decoder.write(chunk), false);
+  rest += decoder.end();
+  if (rest.length > 0) scan(rest, true);
 }
 
 const ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\' };

@@ -10,7 +10,7 @@
  * a number, an instant this module formats, or a period label checked against its pattern.
  */
 import { sql } from 'kysely';
-import type { BulkSession, TextRow } from '../bulk';
+import type { BulkSession, RowCursor, TextRow } from '../bulk';
 import { deleteRides, replaceRideStretches, toPgInstant, type RideRow } from './aggregation.repository';
 import { applyBoardingChangesWithDeltas, type BoardingChange, type VolumeDelta } from './volume.repository';
 
@@ -38,8 +38,8 @@ export async function tuneRecomputeSession(s: BulkSession): Promise<void> {
   await sql`SET LOCAL jit = off`.execute(s.db);
 }
 
-async function each(s: BulkSession, query: string, fn: (r: TextRow) => void): Promise<void> {
-  for await (const chunk of s.rows(query)) for (const r of chunk) fn(r);
+function each(s: BulkSession, query: string, fn: (r: RowCursor) => void): Promise<void> {
+  return s.rows(query, fn);
 }
 
 /** The chunk's persons' taps in [from, to) (R1), ordered by person, then (ms, tap id). Positional: no object per row. */
@@ -59,7 +59,7 @@ export async function streamPersonsTaps(
       AND x.tapped_at >= ${lo} AND x.tapped_at < ${hi}
       AND x.tapped_at >= greatest(lower(b.valid), ${lo}) AND x.tapped_at < least(coalesce(upper(b.valid), 'infinity'::timestamptz), ${hi})
      ORDER BY 1, 3, 2`,
-    (r) => fn(r[0]!, Number(r[1]), Number(r[2]), r[3]!, r[4]!),
+    (r) => fn(r.str(0)!, r.int(1), r.int(2), r.str(3)!, r.str(4)!),
   );
 }
 
@@ -73,7 +73,7 @@ export async function streamPersonsRatings(
     s,
     `SELECT r.person_id, r.tap_id, ${EPOCH_MS('r.rated_at')} AS rated
      FROM ratings r JOIN rc_persons p ON p.person_id = r.person_id WHERE r.rated_at >= ${instant(fromMs)}`,
-    (r) => fn(r[0]!, Number(r[1]), Number(r[2])),
+    (r) => fn(r.str(0)!, r.int(1), r.int(2)),
   );
 }
 
@@ -93,18 +93,18 @@ export async function streamPersonsStoredRides(
      WHERE x.tapped_at >= ${instant(fromMs)} AND x.tapped_at < ${instant(toMs)}`,
     (r) =>
       fn({
-        personId: r[0]!,
-        firstTapId: Number(r[1]),
-        atMs: Number(r[2]),
-        vehicleId: r[3]!,
-        routeId: r[4]!,
-        tapIds: r[5]!.split(',').map(Number),
-        quarter: r[6]!,
-        eligible: r[7] === '1',
-        rated: r[8] === '1',
-        counted: r[9] === '1',
-        excluded: r[10] === '1',
-        rulesVersion: r[11]!,
+        personId: r.str(0)!,
+        firstTapId: r.int(1),
+        atMs: r.int(2),
+        vehicleId: r.str(3)!,
+        routeId: r.str(4)!,
+        tapIds: r.str(5)!.split(',').map(Number),
+        quarter: r.str(6)!,
+        eligible: r.int(7) === 1,
+        rated: r.int(8) === 1,
+        counted: r.int(9) === 1,
+        excluded: r.int(10) === 1,
+        rulesVersion: r.str(11)!,
       }),
   );
 }
@@ -133,7 +133,7 @@ export async function streamPersonsCounts(
     `SELECT c.person_id, c.period, c.rides, ${EPOCH_MS('c.last_counted_at')} AS last
      FROM person_period_counts c JOIN rc_persons p ON p.person_id = c.person_id
      WHERE c.period IN (${labels.map((l) => `'${l}'`).join(', ')})`,
-    (r) => fn(r[0]!, r[1]!, Number(r[2]), r[3] === null ? null : Number(r[3])),
+    (r) => fn(r.str(0)!, r.str(1)!, r.int(2), r.isNull(3) ? null : r.int(3)),
   );
 }
 
@@ -172,9 +172,10 @@ export async function streamVolumeSlice(
      FROM taps t LEFT JOIN tap_boardings b ON b.tap_id = t.tap_id
        AND b.tapped_at >= ${lo} - interval '1 second' AND b.tapped_at < ${hi} + interval '1 second'
      WHERE t.tapped_at >= ${lo} AND t.tapped_at < ${hi}
-       AND (hashtext(t.media_key) & 2147483647) % ${slices} = ${slice}
+       ${slices > 1 ? `AND (hashtext(t.media_key) & 2147483647) % ${slices} = ${slice}` : ''}
      ORDER BY hashtext(t.media_key), hashtext(t.vehicle_id), t.media_key, t.vehicle_id, t.media_type, at, t.tap_id`,
-    (r) => fn(r[0]!, r[1]!, r[2]!, Number(r[3]), Number(r[4]), r[5]!, r[6] === null ? null : r[6] === '1'),
+    (r) =>
+      fn(r.str(0)!, r.str(1)!, r.str(2)!, r.int(3), r.int(4), r.str(5)!, r.isNull(6) ? null : r.int(6) === 1),
   );
 }
 
