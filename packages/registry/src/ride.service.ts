@@ -4,15 +4,7 @@
  * rating against the ride's first tap.
  */
 import { DateTime } from 'luxon';
-import {
-  appendOutbox,
-  findPersonTaps,
-  findRatingsTouchingTaps,
-  findTapTime,
-  insertLateForwardAnomaly,
-  insertRatingIfAbsent,
-  type PersonTapRow,
-} from '@ridetally/db';
+import { findPersonTaps, findPersonTapsRated, findRatingTarget, insertRatingOnce, type PersonTapRow } from '@ridetally/db';
 import {
   defaultRules,
   groupRides,
@@ -27,7 +19,6 @@ import {
 import { AppError } from '@ridetally/http';
 import { endOfDateExclusive, formatShanghai, parseCalendarDate, startOfDate } from './dates';
 import type { Db, RegistryDeps } from './deps';
-import { requirePerson } from './person.service';
 
 /** The rules in force at an instant (per programme year). */
 export type RulesAt = (at: Date) => Rules;
@@ -38,11 +29,11 @@ export const RATED_AT_SKEW_MS = 5 * 60_000;
 /** Longest range one rides request may cover. */
 export const MAX_RIDES_RANGE_DAYS = 366;
 
-type PersonRideTap = RideTap & { row: PersonTapRow };
+type PersonRideTap<R extends PersonTapRow = PersonTapRow> = RideTap & { row: R };
 
 const INITIAL_LOOKBACK_MS = 6 * 3600_000;
 
-function toRideTap(row: PersonTapRow): PersonRideTap {
+function toRideTap<R extends PersonTapRow>(row: R): PersonRideTap<R> {
   return { tapId: row.tap_id, at: row.tapped_at.getTime(), vehicleId: row.vehicle_id, routeId: row.route_id, row };
 }
 
@@ -59,12 +50,22 @@ export async function findRidesOfPerson(
   to: Date,
   rideGroupSeconds: number,
 ): Promise<Ride<PersonRideTap>[]> {
+  return groupRidesOfPerson((loadFrom, loadTo) => findPersonTaps(db, personId, loadFrom, loadTo), from, to, rideGroupSeconds);
+}
+
+/** `findRidesOfPerson` on the taps `load` gives (one statement per lookback; usually one in all). */
+async function groupRidesOfPerson<R extends PersonTapRow>(
+  load: (loadFrom: Date, loadTo: Date) => Promise<R[]>,
+  from: Date,
+  to: Date,
+  rideGroupSeconds: number,
+): Promise<Ride<PersonRideTap<R>>[]> {
   const windowMs = rideGroupSeconds * 1000;
   const loadTo = new Date(to.getTime() + windowMs);
   let lookback = INITIAL_LOOKBACK_MS;
   for (;;) {
     const loadFrom = new Date(Math.max(from.getTime() - lookback, PROGRAMME_START.toMillis() - windowMs));
-    const taps = (await findPersonTaps(db, personId, loadFrom, loadTo)).map(toRideTap);
+    const taps = (await load(loadFrom, loadTo)).map((row) => toRideTap(row));
     // Taps with at >= from start at index k; grouping from a reset point r <= k is exact for them.
     const k = taps.findIndex((t) => t.at >= from.getTime());
     if (k === -1) return [];
@@ -113,11 +114,19 @@ export async function listRides(deps: RegistryDeps, input: ListRidesInput, rules
   if (to.getTime() - from.getTime() > MAX_RIDES_RANGE_DAYS * 86_400_000 + 3600_000) {
     throw new AppError('validation_failed', `a rides request covers at most ${MAX_RIDES_RANGE_DAYS} days`);
   }
-  await requirePerson(deps, input.personId);
   const rules = rulesAt(from);
-  const rides = await findRidesOfPerson(deps.db, input.personId, from, to, rules.rideGroupSeconds);
-  const ratings = await findRatingsTouchingTaps(deps.db, input.personId, rides.flatMap((r) => r.taps.map((t) => t.tapId)));
-  const ratedTaps = new Set(ratings.flatMap((r) => [r.tap_id, r.ride_first_tap_id]));
+  // One statement per load: the person's existence, their taps, and which taps a rating of theirs
+  // names (as the rated tap or as a ride's first tap); a ride is rated when any of its taps is.
+  const rides = await groupRidesOfPerson(
+    async (loadFrom, loadTo) => {
+      const { personFound, taps } = await findPersonTapsRated(deps.db, input.personId, loadFrom, loadTo);
+      if (!personFound) throw new AppError('not_found', 'no such person');
+      return taps;
+    },
+    from,
+    to,
+    rules.rideGroupSeconds,
+  );
   return rides.map((r) => {
     const windowDays = rulesAt(new Date(r.first.at)).ratingWindowDays;
     return {
@@ -125,7 +134,7 @@ export async function listRides(deps: RegistryDeps, input: ListRidesInput, rules
       tappedAt: new Date(r.first.at).toISOString(),
       routeId: r.first.routeId,
       vehicleId: r.first.vehicleId,
-      rated: r.taps.some((t) => ratedTaps.has(t.tapId)),
+      rated: r.taps.some((t) => t.row.rated),
       rateBy: new Date(r.first.at + windowDays * 86_400_000).toISOString(),
     };
   });
@@ -159,8 +168,8 @@ export async function rateRide(deps: RegistryDeps, input: RateRideInput, rulesAt
   if (ratedAt.getTime() > receivedAt.getTime() + RATED_AT_SKEW_MS) {
     throw new AppError('unprocessable', 'ratedAt is in the future', { reason: 'rated_at_in_future', serverTime: receivedAt.toISOString() });
   }
-  await requirePerson(deps, input.personId);
-  const tapTime = await findTapTime(deps.db, input.tapId);
+  const { personFound, tappedAt: tapTime } = await findRatingTarget(deps.db, input.personId, input.tapId);
+  if (!personFound) throw new AppError('not_found', 'no such person');
   if (!tapTime) throw new AppError('not_found', `no tap ${input.tapId}`);
   const rules = rulesAt(tapTime);
   // The ride holding the tap starts at most one window before it.
@@ -190,42 +199,30 @@ export async function rateRide(deps: RegistryDeps, input: RateRideInput, rulesAt
     });
   }
   const lateForward = receivedAt.getTime() - ratedAt.getTime() > rideRules.lateRatingForwardHours * 3600_000;
-  const tapIds = ride.taps.map((t) => t.tapId);
-  return deps.db.transaction().execute(async (trx) => {
-    // A rating stored against an earlier grouping of this ride (late taps can move its first tap).
-    const earlier = await findRatingsTouchingTaps(trx, input.personId, tapIds);
-    const ratingId = earlier.length
-      ? undefined
-      : await insertRatingIfAbsent(trx, {
-          person_id: input.personId,
-          tap_id: input.tapId,
-          ride_first_tap_id: ride.first.tapId,
-          ride_tapped_at: rideAt,
-          score: input.score,
-          comment: input.comment ?? null,
-          rated_at: ratedAt,
-          received_at: receivedAt,
-          late_forward: lateForward,
-          client_id: input.clientId ?? null,
-        });
-    if (ratingId === undefined) throw new AppError('conflict', 'this ride is already rated; the first rating stands', { reason: 'already_rated' });
-    if (lateForward) {
-      await insertLateForwardAnomaly(trx, {
-        ratingId,
-        personId: input.personId,
-        period: periodLabelsOf(rideAt).quarter,
-        ratedAt,
-        receivedAt,
-      });
-    }
-    await appendOutbox(trx, { topic: 'rating', payload: { ratingId } });
-    return {
-      ratingId,
-      rideFirstTapId: ride.first.tapId,
-      rideTappedAt: rideAt.toISOString(),
-      ratedAt: ratedAt.toISOString(),
-      receivedAt: receivedAt.toISOString(),
-      lateForward,
-    };
-  });
+  const ratingId = await insertRatingOnce(
+    deps.db,
+    {
+      person_id: input.personId,
+      tap_id: input.tapId,
+      ride_first_tap_id: ride.first.tapId,
+      ride_tapped_at: rideAt,
+      score: input.score,
+      comment: input.comment ?? null,
+      rated_at: ratedAt,
+      received_at: receivedAt,
+      late_forward: lateForward,
+      client_id: input.clientId ?? null,
+    },
+    ride.taps.map((t) => t.tapId),
+    lateForward ? periodLabelsOf(rideAt).quarter : null,
+  );
+  if (ratingId === undefined) throw new AppError('conflict', 'this ride is already rated; the first rating stands', { reason: 'already_rated' });
+  return {
+    ratingId,
+    rideFirstTapId: ride.first.tapId,
+    rideTappedAt: rideAt.toISOString(),
+    ratedAt: ratedAt.toISOString(),
+    receivedAt: receivedAt.toISOString(),
+    lateForward,
+  };
 }

@@ -187,7 +187,13 @@ describe('POST /v1/rides/{tapId}/rating', () => {
 
   it('refuses scores out of range, unknown taps, and taps that are not the person’s', async () => {
     for (const score of [0, 6, 2.5, '5']) expect((await rate(rideTaps[0]!, { score })).status).toBe(400);
-    expect((await rate(999_999_999, {})).status).toBe(404);
+    expect((await rate(999_999_999, {})).body.error).toMatchObject({ code: 'not_found', message: 'no tap 999999999' });
+    // An unknown person is reported first, also when the tap is unknown too.
+    const nobody = '00000000-0000-4000-8000-000000000000';
+    for (const tapId of [rideTaps[0]!, 999_999_999]) {
+      const r = await api.call('POST', `/v1/rides/${tapId}/rating`, { personId: nobody, score: 4 });
+      expect(r).toMatchObject({ status: 404, body: { error: { code: 'not_found', message: 'no such person' } } });
+    }
     const stranger = await insertTap(tdb.db, { tappedAt: at('2022-08-01T07:00:10'), mediaType: 'ecard', mediaKey: 'EC-SOMEONE-ELSE', vehicleId: 'V7' });
     const r = await rate(stranger, {});
     expect(r.status).toBe(422);
@@ -214,12 +220,22 @@ describe('POST /v1/rides/{tapId}/rating', () => {
     const { rows } = await sql<{ late_forward: boolean; received_at: Date; rated_at: Date; tap_id: number }>`
       SELECT late_forward, received_at, rated_at, tap_id FROM ratings WHERE rating_id = ${ok.body.ratingId!}`.execute(tdb.db);
     expect(rows[0]).toEqual({ late_forward: true, received_at: at('2022-08-09T12:00:00'), rated_at: at('2022-08-08T07:00:00'), tap_id: rideTaps[1] });
-    const anomalies = await sql<{ kind: string; key: string }>`SELECT kind, key FROM anomalies`.execute(tdb.db);
-    expect(anomalies.rows).toEqual([{ kind: 'late_rating_forward', key: `rating:${ok.body.ratingId!}` }]);
+    const anomalies = await sql<{ kind: string; key: string; person_id: string; period: string; details: unknown }>`
+      SELECT kind, key, person_id, period, details FROM anomalies`.execute(tdb.db);
+    expect(anomalies.rows).toEqual([
+      {
+        kind: 'late_rating_forward',
+        key: `rating:${ok.body.ratingId!}`,
+        person_id: personP,
+        period: '2022-Q3',
+        details: { ratingId: ok.body.ratingId, ratedAt: '2022-08-07T23:00:00.000Z', receivedAt: '2022-08-09T04:00:00.000Z' },
+      },
+    ]);
     expect((await outboxEntries(tdb.db)).slice(outboxBefore)).toEqual([{ topic: 'rating', payload: { ratingId: ok.body.ratingId } }]);
 
     const second = await rate(rideTaps[0]!, { ratedAt: '2022-08-02T07:00:00+08:00', score: 1 });
     expect(second).toMatchObject({ status: 409, body: { error: { code: 'conflict', message: 'this ride is already rated; the first rating stands' } } });
+    expect(await outboxEntries(tdb.db)).toHaveLength(outboxBefore + 1);
     const list = await api.call('GET', `/v1/persons/${personP}/rides?from=2022-08-01&to=2022-08-01`);
     expect(list.body.rides).toEqual([expect.objectContaining({ tapIds: rideTaps, rated: true })]);
   });
@@ -233,6 +249,28 @@ describe('POST /v1/rides/{tapId}/rating', () => {
     expect(rows[0]!.n).toBe(1);
     const winner = results.find((r) => r.status === 201)!;
     expect(winner.body.lateForward).toBe(false);
+  });
+});
+
+describe('a ride rated under an earlier grouping', () => {
+  it('refuses a second rating after a late tap moved the ride’s first tap, and lists the ride as rated', async () => {
+    const rate = (tapId: number) => api.call('POST', `/v1/rides/${tapId}/rating`, { personId: personP, score: 4 });
+    clock.set(at('2022-08-20T12:00:00'));
+    const later = await insertTap(tdb.db, { tappedAt: at('2022-08-20T09:00:00'), mediaType: 'ecard', mediaKey: 'EC-P', vehicleId: 'V9' });
+    const first = await rate(later);
+    expect(first).toMatchObject({ status: 201, body: { rideFirstTapId: later, lateForward: false } });
+    // Uploaded late: a tap ten minutes earlier on the same bus now starts the ride.
+    const earlier = await insertTap(tdb.db, { tappedAt: at('2022-08-20T08:50:00'), mediaType: 'ecard', mediaKey: 'EC-P', vehicleId: 'V9' });
+    const outboxBefore = (await outboxEntries(tdb.db)).length;
+    const again = await rate(earlier);
+    expect(again).toMatchObject({ status: 409, body: { error: { code: 'conflict' } } });
+    expect(await outboxEntries(tdb.db)).toHaveLength(outboxBefore);
+    const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM ratings WHERE tap_id IN (${earlier}, ${later})`.execute(tdb.db);
+    expect(rows[0]!.n).toBe(1);
+    const list = await api.call('GET', `/v1/persons/${personP}/rides?from=2022-08-20&to=2022-08-20`);
+    expect(list.body.rides).toEqual([expect.objectContaining({ tapIds: [earlier, later], rated: true })]);
+    const anomalies = await sql<{ n: number }>`SELECT count(*)::int AS n FROM anomalies WHERE key = ${`rating:${first.body.ratingId!}`}`.execute(tdb.db);
+    expect(anomalies.rows[0]!.n).toBe(0);
   });
 });
 

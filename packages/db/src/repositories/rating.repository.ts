@@ -20,53 +20,55 @@ export interface NewRating {
   client_id: string | null;
 }
 
-export interface RatingRef {
-  rating_id: number;
-  tap_id: number;
-  ride_first_tap_id: number;
+/**
+ * What a rating request needs first, in one round trip: whether the person exists, and the rated
+ * tap's time (through tap_keys, which is indexed on tap_id; undefined when there is no such tap).
+ */
+export async function findRatingTarget(db: Db, personId: string, tapId: number): Promise<{ personFound: boolean; tappedAt: Date | undefined }> {
+  const { rows } = await sql<{ person_found: boolean; tapped_at: Date | null }>`
+    SELECT EXISTS (SELECT 1 FROM persons WHERE person_id = ${personId}) AS person_found,
+           (SELECT tapped_at FROM tap_keys WHERE tap_id = ${tapId}) AS tapped_at`.execute(db);
+  const row = rows[0]!;
+  return { personFound: row.person_found, tappedAt: row.tapped_at ?? undefined };
 }
 
-/** A tap's time by id (through tap_keys, which is indexed on tap_id), or undefined. */
-export async function findTapTime(db: Db, tapId: number): Promise<Date | undefined> {
-  const row = await db.selectFrom('tap_keys').select('tapped_at').where('tap_id', '=', tapId).executeTakeFirst();
-  return row?.tapped_at;
-}
-
-/** Inserts the rating unless the ride is rated already; returns the new id or undefined (conflict). */
-export async function insertRatingIfAbsent(db: Db, r: NewRating): Promise<number | undefined> {
-  const { rows } = await sql<{ rating_id: number }>`
-    INSERT INTO ratings (person_id, tap_id, ride_first_tap_id, ride_tapped_at, score, comment, rated_at, received_at, late_forward, client_id)
-    VALUES (${r.person_id}, ${r.tap_id}, ${r.ride_first_tap_id}, ${r.ride_tapped_at}, ${r.score}, ${r.comment},
-            ${r.rated_at}, ${r.received_at}, ${r.late_forward}, ${r.client_id})
-    ON CONFLICT (person_id, ride_first_tap_id) DO NOTHING
-    RETURNING rating_id`.execute(db);
-  return rows[0]?.rating_id;
-}
-
-/** The person's ratings that name any of these taps, either as the rated tap or as a ride's first tap. */
-export async function findRatingsTouchingTaps(db: Db, personId: string, tapIds: readonly number[]): Promise<RatingRef[]> {
-  if (tapIds.length === 0) return [];
-  const { rows } = await sql<RatingRef>`
-    SELECT rating_id, tap_id, ride_first_tap_id FROM ratings
-    WHERE person_id = ${personId}
-      AND (tap_id = ANY(${tapIds}::bigint[]) OR ride_first_tap_id = ANY(${tapIds}::bigint[]))`.execute(db);
-  return rows;
-}
-
-/** R13: flags a rating forwarded late by the app backend (idempotent per rating). */
-export async function insertLateForwardAnomaly(
+/**
+ * Stores a rating of the ride made of `rideTapIds` in one statement (atomic, and one round trip
+ * instead of a transaction of several): nothing when a rating of the person already names one of
+ * those taps (stored against an earlier grouping of the ride: late taps can move its first tap) or
+ * the ride's first tap (the UNIQUE (person_id, ride_first_tap_id) constraint, also between
+ * concurrent requests); else the rating, its outbox entry (topic `rating`), and with
+ * `lateForwardPeriod` (the ride's quarter) R13's `late_rating_forward` anomaly. Returns the new
+ * rating id, or undefined when the ride is rated already.
+ */
+export async function insertRatingOnce(
   db: Db,
-  a: { ratingId: number; personId: string; period: string; ratedAt: Date; receivedAt: Date },
-): Promise<void> {
-  await db
-    .insertInto('anomalies')
-    .values({
-      kind: 'late_rating_forward',
-      person_id: a.personId,
-      period: a.period,
-      key: `rating:${a.ratingId}`,
-      details: JSON.stringify({ ratingId: a.ratingId, ratedAt: a.ratedAt.toISOString(), receivedAt: a.receivedAt.toISOString() }),
-    })
-    .onConflict((oc) => oc.columns(['kind', 'key']).doNothing())
-    .execute();
+  r: NewRating,
+  rideTapIds: readonly number[],
+  lateForwardPeriod: string | null,
+): Promise<number | undefined> {
+  const { rows } = await sql<{ rating_id: number }>`
+    WITH earlier AS (
+      SELECT 1 FROM ratings
+      WHERE person_id = ${r.person_id}::uuid
+        AND (tap_id = ANY(${rideTapIds}::bigint[]) OR ride_first_tap_id = ANY(${rideTapIds}::bigint[]))
+    ), inserted AS (
+      INSERT INTO ratings (person_id, tap_id, ride_first_tap_id, ride_tapped_at, score, comment, rated_at, received_at, late_forward, client_id)
+      SELECT ${r.person_id}::uuid, ${r.tap_id}::bigint, ${r.ride_first_tap_id}::bigint, ${r.ride_tapped_at}::timestamptz, ${r.score}::smallint,
+             ${r.comment}::text, ${r.rated_at}::timestamptz, ${r.received_at}::timestamptz, ${r.late_forward}::boolean, ${r.client_id}::text
+      WHERE NOT EXISTS (SELECT 1 FROM earlier)
+      ON CONFLICT (person_id, ride_first_tap_id) DO NOTHING
+      RETURNING rating_id
+    ), anomaly AS (
+      INSERT INTO anomalies (kind, person_id, period, key, details)
+      SELECT 'late_rating_forward', ${r.person_id}::uuid, ${lateForwardPeriod}::text, 'rating:' || rating_id,
+             jsonb_build_object('ratingId', rating_id, 'ratedAt', ${r.rated_at.toISOString()}::text, 'receivedAt', ${r.received_at.toISOString()}::text)
+      FROM inserted
+      WHERE ${lateForwardPeriod}::text IS NOT NULL
+      ON CONFLICT (kind, key) DO NOTHING
+    ), outbox_entry AS (
+      INSERT INTO outbox (topic, payload) SELECT 'rating', jsonb_build_object('ratingId', rating_id) FROM inserted
+    )
+    SELECT rating_id FROM inserted`.execute(db);
+  return rows[0]?.rating_id;
 }
