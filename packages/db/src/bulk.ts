@@ -27,6 +27,8 @@ export interface RowCursor {
   str(k: number): string | null;
   /** The column as an integer (it must be one, or NULL: then NaN). */
   int(k: number): number;
+  /** The column as comma-separated integers (`array_to_string(ints, ',')`); [] for '' or NULL. */
+  ints(k: number): number[];
   isNull(k: number): boolean;
 }
 
@@ -94,6 +96,10 @@ async function plainRows(db: Kysely<DB>, query: string, fn: (row: RowCursor) => 
   const cursor: RowCursor = {
     str: (k) => textOf(values[k]),
     int: (k) => (values[k] === null || values[k] === undefined ? NaN : Number(values[k])),
+    ints: (k) => {
+      const t = textOf(values[k]);
+      return t ? t.split(',').map(Number) : [];
+    },
     isNull: (k) => values[k] === null || values[k] === undefined,
   };
   for (const r of rows) {
@@ -150,6 +156,29 @@ class CopyCursor implements RowCursor {
       n = n * 10 + d;
     }
     return sign * n;
+  }
+
+  ints(k: number): number[] {
+    const out: number[] = [];
+    if (this.isNull(k)) return out;
+    const t = this.text;
+    const end = this.ends[k]!;
+    let i = this.starts[k]!;
+    while (i < end) {
+      let j = i;
+      let n = 0;
+      let plain = true;
+      for (; j < end; j++) {
+        const c = t.charCodeAt(j);
+        if (c === 44) break; // ,
+        const d = c - 48;
+        if (d < 0 || d > 9) plain = false;
+        n = n * 10 + d;
+      }
+      out.push(plain ? n : Number(t.slice(i, j)));
+      i = j + 1;
+    }
+    return out;
   }
 }
 

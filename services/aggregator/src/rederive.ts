@@ -256,18 +256,26 @@ export async function writeRideDifferences(
   stored: readonly RideRow[],
   upsert: (changed: RideRow[], replaced: RideRow[]) => Promise<{ personId: string; quarter: string }[]>,
 ): Promise<{ personId: string; quarter: string }[]> {
-  const storedBy = new Map(stored.map((r) => [`${r.personId}:${r.firstTapId}`, r]));
+  // By person, then first tap: numeric keys, no string built per ride (the recompute compares ~300,000).
+  const storedBy = new Map<string, Map<number, RideRow>>();
+  for (const r of stored) {
+    let m = storedBy.get(r.personId);
+    if (!m) storedBy.set(r.personId, (m = new Map<number, RideRow>()));
+    m.set(r.firstTapId, r);
+  }
   const changed: RideRow[] = [];
   const replaced: RideRow[] = [];
   for (const r of rides) {
-    const k = `${r.personId}:${r.firstTapId}`;
-    const old = storedBy.get(k);
-    storedBy.delete(k);
+    const m = storedBy.get(r.personId);
+    const old = m?.get(r.firstTapId);
+    if (old) m!.delete(r.firstTapId);
     if (old && sameRide(old, r)) continue;
     changed.push(r);
     if (old) replaced.push(old);
   }
-  return [...(await deleteRides(db, [...storedBy.values()])), ...(await upsert(changed, replaced))];
+  const gone: RideRow[] = [];
+  for (const m of storedBy.values()) for (const r of m.values()) gone.push(r);
+  return [...(await deleteRides(db, gone)), ...(await upsert(changed, replaced))];
 }
 
 /** Same stored content (the key aside). */

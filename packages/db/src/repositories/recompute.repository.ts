@@ -42,6 +42,22 @@ function each(s: BulkSession, query: string, fn: (r: RowCursor) => void): Promis
   return s.rows(query, fn);
 }
 
+/**
+ * One string per person id across a stream: a person's id comes back on each of their rows, and each
+ * copy would be a slice holding on to the whole received chunk it was cut from.
+ */
+function interner(): (id: string) => string {
+  const seen = new Map<string, string>();
+  return (id) => {
+    let v = seen.get(id);
+    if (v === undefined) {
+      v = Buffer.from(id, 'latin1').toString('latin1');
+      seen.set(v, v);
+    }
+    return v;
+  };
+}
+
 /** The chunk's persons' taps in [from, to) (R1), ordered by person, then (ms, tap id). Positional: no object per row. */
 export async function streamPersonsTaps(
   s: BulkSession,
@@ -49,6 +65,7 @@ export async function streamPersonsTaps(
   toMs: number,
   fn: (personId: string, tapId: number, at: number, vehicleId: string, routeId: string) => void,
 ): Promise<void> {
+  const person = interner();
   const lo = instant(fromMs);
   const hi = instant(toMs);
   await each(
@@ -59,7 +76,7 @@ export async function streamPersonsTaps(
       AND x.tapped_at >= ${lo} AND x.tapped_at < ${hi}
       AND x.tapped_at >= greatest(lower(b.valid), ${lo}) AND x.tapped_at < least(coalesce(upper(b.valid), 'infinity'::timestamptz), ${hi})
      ORDER BY 1, 3, 2`,
-    (r) => fn(r.str(0)!, r.int(1), r.int(2), r.str(3)!, r.str(4)!),
+    (r) => fn(person(r.str(0)!), r.int(1), r.int(2), r.str(3)!, r.str(4)!),
   );
 }
 
@@ -69,11 +86,12 @@ export async function streamPersonsRatings(
   fromMs: number,
   fn: (personId: string, tapId: number, ratedAtMs: number) => void,
 ): Promise<void> {
+  const person = interner();
   await each(
     s,
     `SELECT r.person_id, r.tap_id, ${EPOCH_MS('r.rated_at')} AS rated
      FROM ratings r JOIN rc_persons p ON p.person_id = r.person_id WHERE r.rated_at >= ${instant(fromMs)}`,
-    (r) => fn(r.str(0)!, r.int(1), r.int(2)),
+    (r) => fn(person(r.str(0)!), r.int(1), r.int(2)),
   );
 }
 
@@ -84,6 +102,7 @@ export async function streamPersonsStoredRides(
   toMs: number,
   fn: (r: RideRow) => void,
 ): Promise<void> {
+  const person = interner();
   await each(
     s,
     `SELECT x.person_id, x.first_tap_id, ${EPOCH_MS('x.tapped_at')} AS at, x.vehicle_id, x.route_id,
@@ -93,12 +112,12 @@ export async function streamPersonsStoredRides(
      WHERE x.tapped_at >= ${instant(fromMs)} AND x.tapped_at < ${instant(toMs)}`,
     (r) =>
       fn({
-        personId: r.str(0)!,
+        personId: person(r.str(0)!),
         firstTapId: r.int(1),
         atMs: r.int(2),
         vehicleId: r.str(3)!,
         routeId: r.str(4)!,
-        tapIds: r.str(5)!.split(',').map(Number),
+        tapIds: r.ints(5),
         quarter: r.str(6)!,
         eligible: r.int(7) === 1,
         rated: r.int(8) === 1,
