@@ -311,9 +311,52 @@ export async function recomputePeriod(
         let keyType = '';
         let keyMedium = '';
         let keyVehicle = '';
+        const w = rules.volumeRepeatSeconds * 1000;
+        const record = (
+          tapId: number,
+          at: number,
+          routeId: string,
+          boarding: boolean,
+          stored: boolean | null,
+        ) => {
+          if (at > maxAt) maxAt = at;
+          if (stored === boarding) return;
+          changes.push({
+            tapId,
+            atMs: at,
+            routeId,
+            serviceDate: shanghaiDateOfMs(at),
+            boarding,
+            previous: stored,
+          });
+        };
+        // The key's first tap is held in variables; a list is made only when a second one comes.
+        let firstId = 0;
+        let firstAt = 0;
+        let firstRoute = '';
+        let firstStored: boolean | null = null;
+        let count = 0;
         const judge = (): void => {
-          if (list.length === 0) return;
+          if (count === 0) return;
           keys++;
+          if (count === 1 && w <= MARGIN) {
+            // What `planRegroup` answers for a key with one loaded tap (raw mode, period [start, end),
+            // loaded a margin of at least a window either side): a tap from the period's end on is
+            // the next period's; a tap in the period, or before it but at least a window after the
+            // loaded start, is a group of its own (a boarding); an earlier one needs a wider window.
+            if (firstAt >= end) return;
+            if (firstAt >= start || firstAt - loadedFromMs >= w)
+              record(firstId, firstAt, firstRoute, true, firstStored);
+            else
+              fallback.push({
+                mediaType: keyType,
+                mediaKey: keyMedium,
+                vehicleId: keyVehicle,
+                fromMs: start,
+                toMs: end - 1,
+              });
+            return;
+          }
           const plan = planRegroup({
             taps: list,
             loadedFromMs,
@@ -337,16 +380,7 @@ export async function recomputePeriod(
             const taps = g.taps;
             for (let k = 0; k < taps.length; k++) {
               const t = taps[k]!;
-              if (t.at > maxAt) maxAt = t.at;
-              if (t.stored === (k === 0)) continue;
-              changes.push({
-                tapId: t.tapId,
-                atMs: t.at,
-                routeId: t.routeId,
-                serviceDate: shanghaiDateOfMs(t.at),
-                boarding: k === 0,
-                previous: t.stored,
-              });
+              record(t.tapId, t.at, t.routeId, k === 0, t.stored);
             }
           }
         };
@@ -357,15 +391,25 @@ export async function recomputePeriod(
           slice,
           slices,
           (type, medium, vehicle, tapId, at, routeId, stored) => {
-            if (vehicle !== keyVehicle || medium !== keyMedium || type !== keyType || list.length === 0) {
+            if (count === 0 || vehicle !== keyVehicle || medium !== keyMedium || type !== keyType) {
               judge();
               keyType = type;
               keyMedium = medium;
               keyVehicle = vehicle;
-              list = [];
+              firstId = tapId;
+              firstAt = at;
+              firstRoute = routeId;
+              firstStored = stored;
+              count = 1;
+              return;
             }
             // The key is the (medium, vehicle): within it every tap is "on the same vehicle".
+            if (count === 1)
+              list = [
+                { tapId: firstId, at: firstAt, vehicleId: '', routeId: firstRoute, stored: firstStored },
+              ];
             list.push({ tapId, at, vehicleId: '', routeId, stored });
+            count++;
           },
         );
         judge();

@@ -17,9 +17,10 @@ import { insertRoute, insertTapBatch, truncateAll, type NewTap } from './testing
 const S = Date.parse('2023-01-01T00:00:00+08:00');
 const E = Date.parse('2024-01-01T00:00:00+08:00');
 const DAY = 86_400_000;
-/** Chain starts: around the period's start, the loaded window's start, inside, around the end. */
+/** Chain starts: around the period's start, the loaded window's start (one day before), inside, around the end. */
 const ANCHORS = [
   S - DAY - 300_000,
+  S - DAY - 60_000,
   S - 400_000,
   S - 60_000,
   S + 5 * DAY,
@@ -34,7 +35,8 @@ const chainArb = fc.record({
   gapsS: fc.array(fc.oneof(fc.integer({ min: 0, max: 130 }), fc.constantFrom(0, 119, 120, 121)), {
     maxLength: 8,
   }),
-  media: fc.constantFrom('m1', 'm2', 'm3'),
+  // Several media: keys with a single tap in the loaded window (the recompute's shortcut) are common.
+  media: fc.constantFrom('m1', 'm2', 'm3', 'm4', 'm5', 'm6'),
   vehicle: fc.constantFrom('V1', 'V2'),
   route: fc.constantFrom('R1', 'R2'),
 });
@@ -72,6 +74,36 @@ describe('recompute: R14 by hash slices = reference', () => {
     t = await createTestDatabase();
   });
   afterAll(() => t.drop());
+
+  it('leaves alone a lone tap just inside the loaded window whose group began before it', async () => {
+    // The recompute loads a day either side of the period. A key's only loaded tap, 50 s after that
+    // day's start, follows a tap 100 s earlier (outside the load): it is a repeat, which the loaded
+    // taps alone cannot tell. It must not be judged from them (it lies outside the period anyway).
+    await truncateAll(t.db);
+    await insertRoute(t.db, 'R1', true);
+    const tap = (at: number, media: string): NewTap => ({
+      at: new Date(at),
+      vehicleId: 'V1',
+      routeId: 'R1',
+      mediaType: 'transit_card',
+      mediaKey: media,
+    });
+    const L = S - DAY;
+    const { tapIds } = await insertTapBatch(t.db, [
+      tap(L - 50_000, 'lone'),
+      tap(L + 50_000, 'lone'),
+      tap(S + 10_000, 'other'),
+    ]);
+    await recomputePeriod(t.db, '2023');
+    const { rows } = await sql<{
+      tap_id: number;
+      boarding: boolean;
+    }>`SELECT tap_id, boarding FROM tap_boardings ORDER BY tap_id`.execute(t.db);
+    const stored = new Map(rows.map((r) => [Number(r.tap_id), r.boarding]));
+    expect(stored.get(tapIds[1]!) ?? 'not judged').not.toBe(true);
+    expect(stored.get(tapIds[2]!)).toBe(true);
+    expect((await recomputePeriod(t.db, '2023', { check: true })).differences).toEqual([]);
+  });
 
   it('judges every tap of the period as the reference does', async () => {
     await fc.assert(
