@@ -17,17 +17,9 @@ export interface Reason {
   params: Record<string, string | number>;
 }
 
-/** A row's tie note (R7/R9) in figures. */
-export interface TieReason {
-  policy: TiePolicy;
-  size: number;
-  rides: number;
-  rank: number | null;
-  fromPosition: number;
-  toPosition: number;
-  listLine: number | null;
-  tierBoundariesAfter: number[];
-}
+/** A row's tie note (R7/R9) in figures (the server's type: its codes module imports nothing). */
+import type { TieReason } from '@ridetally/reward/reason-codes';
+export type { TieReason };
 
 /**
  * GET /api/console/dashboard (services/reward/src/routes/console-dashboard.routes.ts): today's and

@@ -41,3 +41,18 @@ export const ANOMALY_DETAIL_FIELDS = {
 
 export type AnomalyKindCode = keyof typeof ANOMALY_DETAIL_FIELDS;
 export const ANOMALY_KIND_CODES = Object.keys(ANOMALY_DETAIL_FIELDS) as AnomalyKindCode[];
+
+/** The tie-group crossing lines of a list (R7/R9) as stated in a row's tie note. */
+export interface TieReason {
+  policy: 'shared' | 'first-reached';
+  size: number;
+  rides: number;
+  /** The shared rank (null under first-reached: each keeps their own). */
+  rank: number | null;
+  fromPosition: number;
+  toPosition: number;
+  /** The list line (listSize) when the group crosses it. */
+  listLine: number | null;
+  /** Tier boundaries crossed, as the last rank of the tier before each. */
+  tierBoundariesAfter: number[];
+}

@@ -9,7 +9,7 @@
  * own sentences by reasons.test.ts, which finds every figure of a code in the sentence beside it.
  */
 import type { OperatorScore, Rules, SubsidyBudget, SubsidyResult, VolumeScore } from '@ridetally/domain';
-import type { ReasonCode } from './reason-codes';
+import type { ReasonCode, TieReason } from './reason-codes';
 
 export { REASON_PARAMS, REASON_CODES, type ReasonCode } from './reason-codes';
 
@@ -93,20 +93,7 @@ export function subsidyReasons(
   return out;
 }
 
-/** The tie-group crossing lines of a list (R7/R9) as stated in a row's tie note. */
-export interface TieReason {
-  policy: 'shared' | 'first-reached';
-  size: number;
-  rides: number;
-  /** The shared rank (null under first-reached: each keeps their own). */
-  rank: number | null;
-  fromPosition: number;
-  toPosition: number;
-  /** The list line (listSize) when the group crosses it. */
-  listLine: number | null;
-  /** Tier boundaries crossed, as the last rank of the tier before each. */
-  tierBoundariesAfter: number[];
-}
+export type { TieReason } from './reason-codes';
 
 const SHARED_NOTE = /^R7\/R9: (\d+) persons tie on (\d+) rides at shared rank (\d+) \(positions (\d+)–(\d+)\), crossing (.+); all take rank \d+$/;
 const FIRST_REACHED_NOTE = /^R7: (\d+) persons tie on (\d+) rides \(positions (\d+)–(\d+)\), crossing (.+); ordered by last counted ride, earlier first, then person id$/;
