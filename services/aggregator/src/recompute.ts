@@ -336,6 +336,15 @@ export async function recomputePeriod(
         let firstRoute = '';
         let firstStored: boolean | null = null;
         let count = 0;
+        /** The key goes to the engine, which widens its window. */
+        const widen = () =>
+          fallback.push({
+            mediaType: keyType,
+            mediaKey: keyMedium,
+            vehicleId: keyVehicle,
+            fromMs: start,
+            toMs: end - 1,
+          });
         const judge = (): void => {
           if (count === 0) return;
           keys++;
@@ -347,14 +356,7 @@ export async function recomputePeriod(
             if (firstAt >= end) return;
             if (firstAt >= start || firstAt - loadedFromMs >= w)
               record(firstId, firstAt, firstRoute, true, firstStored);
-            else
-              fallback.push({
-                mediaType: keyType,
-                mediaKey: keyMedium,
-                vehicleId: keyVehicle,
-                fromMs: start,
-                toMs: end - 1,
-              });
+            else widen();
             return;
           }
           const plan = planRegroup({
@@ -367,13 +369,7 @@ export async function recomputePeriod(
             windowSeconds: rules.volumeRepeatSeconds,
           });
           if (plan.kind !== 'ready') {
-            fallback.push({
-              mediaType: keyType,
-              mediaKey: keyMedium,
-              vehicleId: keyVehicle,
-              fromMs: start,
-              toMs: end - 1,
-            });
+            widen();
             return;
           }
           for (const g of plan.groups) {
