@@ -116,7 +116,6 @@ function textOf(v: unknown): string | null {
   throw new Error(`bulk: a streamed column must be text or a number, got ${typeof v}`);
 }
 
-const TAB = 9;
 const BACKSLASH = 92;
 const MINUS = 45;
 
@@ -197,14 +196,13 @@ async function copyRows(client: pg.PoolClient, query: string, fn: (row: RowCurso
       const nl = text.indexOf('\n', lineStart);
       const lineEnd = nl >= 0 ? nl : final ? text.length : -1;
       if (lineEnd < 0 || (nl < 0 && lineStart >= text.length)) break;
+      // Tabs found with indexOf (native, and much faster than a loop over the characters).
       let k = 0;
       let a = lineStart;
-      for (let i = lineStart; i < lineEnd; i++) {
-        if (text.charCodeAt(i) === TAB) {
-          starts[k] = a;
-          ends[k++] = i;
-          a = i + 1;
-        }
+      for (let tab = text.indexOf('\t', a); tab >= 0 && tab < lineEnd; tab = text.indexOf('\t', a)) {
+        starts[k] = a;
+        ends[k++] = tab;
+        a = tab + 1;
       }
       starts[k] = a;
       ends[k] = lineEnd;
