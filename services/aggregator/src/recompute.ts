@@ -229,10 +229,15 @@ export async function recomputePeriod(
     }
     tapsBy.clear();
     const readyIds = ready.map((r) => r.personId);
-    const ratings: { personId: string; tapId: number; ratedAtMs: number }[] = [];
-    await streamPersonsRatings(s, loadedFromMs, (personId, tapId, ratedAtMs) =>
-      ratings.push({ personId, tapId, ratedAtMs }),
-    );
+    // Ratings indexed by person and rated tap as they arrive.
+    const ratings = new Map<string, Map<number, number[]>>();
+    await streamPersonsRatings(s, loadedFromMs, (personId, tapId, ratedAtMs) => {
+      let byTap = ratings.get(personId);
+      if (!byTap) ratings.set(personId, (byTap = new Map<number, number[]>()));
+      const list = byTap.get(tapId);
+      if (list) list.push(ratedAtMs);
+      else byTap.set(tapId, [ratedAtMs]);
+    });
     const employments = await findEmploymentFacts(s.db, readyIds);
     const exclusions = await findExclusionFacts(s.db, readyIds);
     const judged = judgeReadyPersons(ready, { employments, exclusions, ratings }, opts);

@@ -41,6 +41,7 @@ import {
   shanghaiDateOfMs,
   type EmploymentSpan,
   type ExclusionFact,
+  type DerivedRide,
   type Ride,
   type RideTap,
   type TapPosition,
@@ -185,16 +186,28 @@ export interface ReadyPerson {
   groups: Ride<RideTap>[];
 }
 
-/** The facts that judge the ready persons' rides (any order; ratings of other persons are ignored). */
+/**
+ * The facts that judge the ready persons' rides (any order; ratings of other persons are ignored).
+ * Ratings come as rows, or already indexed by person and rated tap (the recompute builds the index
+ * as it streams them, with no object per rating).
+ */
 export interface LoadedFacts {
   employments: readonly EmploymentFactRow[];
   exclusions: readonly ExclusionFactRow[];
-  ratings: readonly { personId: string; tapId: number; ratedAtMs: number }[];
+  ratings:
+    | readonly { personId: string; tapId: number; ratedAtMs: number }[]
+    | ReadonlyMap<string, ReadonlyMap<number, readonly number[]>>;
 }
 
 export interface JudgedPersons extends PersonResult {
   /** R13 two-vehicle anomalies of the derived rides. */
   anomalies: NewAnomaly[];
+}
+
+function isRatingIndex(
+  r: LoadedFacts['ratings'],
+): r is ReadonlyMap<string, ReadonlyMap<number, readonly number[]>> {
+  return r instanceof Map;
 }
 
 /** Judges the ready persons' rides (R2, R3, R5, exclusions) and finds their two-vehicle anomalies. */
@@ -205,7 +218,11 @@ export function judgeReadyPersons(
 ): JudgedPersons {
   const empBy = groupBy(facts.employments, (e) => e.personId);
   const exclBy = groupBy(facts.exclusions, (e) => e.personId);
-  const ratingsBy = groupBy(facts.ratings, (r) => r.personId);
+  const ratings = facts.ratings;
+  const ratingsBy: ReadonlyMap<string, ReadonlyMap<number, readonly number[]>> = isRatingIndex(ratings)
+    ? ratings
+    : new Map([...groupBy(ratings, (x) => x.personId)].map(([p, list]) => [p, indexRatings(list)]));
+  const none: ReadonlyMap<number, readonly number[]> = new Map();
   const ctx = { cityRoutes: opts.cityRoutes, rulesFor: (year: number) => opts.rules.rulesFor(year) };
   const seconds = opts.rules.rulesFor(2022).anomalyTwoVehiclesSeconds;
 
@@ -215,14 +232,19 @@ export function judgeReadyPersons(
   for (const r of ready) {
     const personFacts = {
       employments: (empBy.get(r.personId) ?? []) as EmploymentSpan[],
-      ratingsByTap: indexRatings(ratingsBy.get(r.personId) ?? []),
+      ratingsByTap: ratingsBy.get(r.personId) ?? none,
       exclusions: (exclBy.get(r.personId) ?? []).map((e): ExclusionFact => ({
         period: e.period,
         tapId: e.tapId,
       })),
     };
     const derived = judgeRides(r.groups, personFacts, ctx);
-    for (const d of derived) rides.push({ personId: r.personId, ...d });
+    // The derived ride becomes the stored-ride row by gaining its person (no copy per ride).
+    for (const d of derived) {
+      const row = d as DerivedRide & { personId: string };
+      row.personId = r.personId;
+      rides.push(row);
+    }
     stretches.push({
       personId: r.personId,
       lower: r.deleteFrom ? { atMs: r.deleteFrom.at, tapId: r.deleteFrom.tapId } : undefined,
