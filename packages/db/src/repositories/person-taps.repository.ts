@@ -2,7 +2,7 @@
  * R1: the taps that belong to a person are the taps of media bound to them at the tap's time.
  * Used by the rider app (a person's rides) and by the aggregator (counting).
  */
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { DB } from '../types';
 
 export interface PersonTapRow {
@@ -14,6 +14,23 @@ export interface PersonTapRow {
   media_type: string;
 }
 
+/**
+ * `media_bindings b JOIN taps t … WHERE …`: the person's taps (R1) with from <= tapped_at < to. The
+ * bounds are repeated as constants so that the planner prunes the monthly partitions at plan time.
+ */
+function tapsOfPerson(person: RawBuilder<unknown>, from: Date, to: Date) {
+  return sql`media_bindings b
+    JOIN taps t
+      ON t.media_type = b.media_type
+     AND t.media_key = b.media_key
+     AND t.tapped_at >= greatest(lower(b.valid), ${from}::timestamptz)
+     AND t.tapped_at < least(coalesce(upper(b.valid), 'infinity'::timestamptz), ${to}::timestamptz)
+    WHERE b.person_id = ${person}
+      AND b.valid && tstzrange(${from}::timestamptz, ${to}::timestamptz)
+      AND t.tapped_at >= ${from}::timestamptz
+      AND t.tapped_at < ${to}::timestamptz`;
+}
+
 /** The person's taps with from <= tapped_at < to, in (tapped_at, tap_id) order. */
 export async function findPersonTaps(
   db: Kysely<DB> | Transaction<DB>,
@@ -23,17 +40,7 @@ export async function findPersonTaps(
 ): Promise<PersonTapRow[]> {
   const { rows } = await sql<PersonTapRow>`
     SELECT t.tap_id, t.tapped_at, t.device_id, t.vehicle_id, t.route_id, t.media_type
-    FROM media_bindings b
-    JOIN taps t
-      ON t.media_type = b.media_type
-     AND t.media_key = b.media_key
-     AND t.tapped_at >= greatest(lower(b.valid), ${from}::timestamptz)
-     AND t.tapped_at < least(coalesce(upper(b.valid), 'infinity'::timestamptz), ${to}::timestamptz)
-    WHERE b.person_id = ${personId}
-      AND b.valid && tstzrange(${from}::timestamptz, ${to}::timestamptz)
-      -- constant bounds too, so the planner prunes the monthly partitions at plan time
-      AND t.tapped_at >= ${from}::timestamptz
-      AND t.tapped_at < ${to}::timestamptz
+    FROM ${tapsOfPerson(sql`${personId}`, from, to)}
     ORDER BY t.tapped_at, t.tap_id`.execute(db);
   return rows;
 }
@@ -54,7 +61,9 @@ export async function findPersonTapsRated(
   from: Date,
   to: Date,
 ): Promise<{ personFound: boolean; taps: RatedPersonTapRow[] }> {
-  const { rows } = await sql<{ person_found: boolean } & { [K in keyof RatedPersonTapRow]: RatedPersonTapRow[K] | null }>`
+  const { rows } = await sql<
+    { person_found: boolean } & { [K in keyof RatedPersonTapRow]: RatedPersonTapRow[K] | null }
+  >`
     SELECT p.person_id IS NOT NULL AS person_found, x.*
     FROM (SELECT 1) AS one
     LEFT JOIN persons p ON p.person_id = ${personId}
@@ -62,16 +71,7 @@ export async function findPersonTapsRated(
       SELECT t.tap_id, t.tapped_at, t.device_id, t.vehicle_id, t.route_id, t.media_type,
              EXISTS (SELECT 1 FROM ratings r
                      WHERE r.person_id = b.person_id AND (r.tap_id = t.tap_id OR r.ride_first_tap_id = t.tap_id)) AS rated
-      FROM media_bindings b
-      JOIN taps t
-        ON t.media_type = b.media_type
-       AND t.media_key = b.media_key
-       AND t.tapped_at >= greatest(lower(b.valid), ${from}::timestamptz)
-       AND t.tapped_at < least(coalesce(upper(b.valid), 'infinity'::timestamptz), ${to}::timestamptz)
-      WHERE b.person_id = p.person_id
-        AND b.valid && tstzrange(${from}::timestamptz, ${to}::timestamptz)
-        AND t.tapped_at >= ${from}::timestamptz
-        AND t.tapped_at < ${to}::timestamptz
+      FROM ${tapsOfPerson(sql.ref('p.person_id'), from, to)}
     ) AS x ON true
     ORDER BY x.tapped_at, x.tap_id`.execute(db);
   const personFound = rows[0]?.person_found ?? false;
