@@ -30,6 +30,10 @@ export interface RowCursor {
   /** The column as comma-separated integers (`array_to_string(ints, ',')`); [] for '' or NULL. */
   ints(k: number): number[];
   isNull(k: number): boolean;
+  /** The column's text equals `v`, compared where it lies (no string made). */
+  eq(k: number, v: string): boolean;
+  /** The column, as `ints` reads it, equals `v`, compared where it lies. */
+  intsEq(k: number, v: readonly number[]): boolean;
 }
 
 export interface BulkSession {
@@ -101,6 +105,11 @@ async function plainRows(db: Kysely<DB>, query: string, fn: (row: RowCursor) => 
       return t ? t.split(',').map(Number) : [];
     },
     isNull: (k) => values[k] === null || values[k] === undefined,
+    eq: (k, v) => textOf(values[k]) === v,
+    intsEq: (k, v) => {
+      const list = cursor.ints(k);
+      return list.length === v.length && list.every((x, i) => x === v[i]);
+    },
   };
   for (const r of rows) {
     values = Object.values(r);
@@ -155,6 +164,40 @@ class CopyCursor implements RowCursor {
       n = n * 10 + d;
     }
     return sign * n;
+  }
+
+  eq(k: number, v: string): boolean {
+    const a = this.starts[k]!;
+    const len = this.ends[k]! - a;
+    if (len === v.length && this.text.startsWith(v, a)) return !v.includes('\\') || this.str(k) === v;
+    // A field with COPY escapes may still equal v once they are undone.
+    return len > v.length && this.text.lastIndexOf('\\', a + len - 1) >= a && this.str(k) === v;
+  }
+
+  intsEq(k: number, v: readonly number[]): boolean {
+    if (this.isNull(k)) return v.length === 0;
+    const t = this.text;
+    const end = this.ends[k]!;
+    let i = this.starts[k]!;
+    let n = 0;
+    while (i < end) {
+      if (n >= v.length) return false;
+      let j = i;
+      let x = 0;
+      for (; j < end; j++) {
+        const d = t.charCodeAt(j) - 48;
+        if (d === -4) break; // ,
+        if (d < 0 || d > 9) {
+          // Not plain digits (a sign): read the list the slow way.
+          const all = this.ints(k);
+          return all.length === v.length && all.every((y, m) => y === v[m]);
+        }
+        x = x * 10 + d;
+      }
+      if (x !== v[n++]) return false;
+      i = j + 1;
+    }
+    return n === v.length;
   }
 
   ints(k: number): number[] {

@@ -345,16 +345,27 @@ describe('recompute: bulk rides = reference = engine', () => {
         // a corrupted ride or count is found by both paths and repaired
         const victim = ref[g.corrupt % Math.max(1, ref.length)];
         if (victim) {
-          if (g.corrupt % 3 === 0)
-            await sql`DELETE FROM rides WHERE first_tap_id = ${victim.first}`.execute(t.db);
-          else if (g.corrupt % 3 === 1)
+          // every column the recompute compares in place can be found wrong
+          const kind = g.corrupt % 7;
+          const column = [
+            null,
+            null,
+            null,
+            sql`tap_ids = tap_ids || 0::bigint`,
+            sql`route_id = route_id || 'x'`,
+            sql`vehicle_id = vehicle_id || '\\'`,
+            sql`rules_version = 'other'`,
+          ][kind];
+          if (kind === 0) await sql`DELETE FROM rides WHERE first_tap_id = ${victim.first}`.execute(t.db);
+          else if (kind === 1)
             await sql`UPDATE rides SET rated = NOT rated, counted = NOT counted WHERE first_tap_id = ${victim.first}`.execute(
               t.db,
             );
-          else
+          else if (kind === 2)
             await sql`UPDATE person_period_counts SET rides = rides + 1 WHERE person_id = ${persons[victim.person]!} AND period = ${victim.quarter}`.execute(
               t.db,
             );
+          else await sql`UPDATE rides SET ${column!} WHERE first_tap_id = ${victim.first}`.execute(t.db);
           const c1 = await recomputePeriod(t.db, g.period, { check: true });
           const c2 = await recomputePeriod(t.db, g.period, { check: true, engineRides: true });
           expect(c1.differenceCount).toBeGreaterThan(0);

@@ -14,6 +14,7 @@
  */
 import {
   countTapsIn,
+  deleteRides,
   findCityRouteIds,
   findEmploymentFacts,
   findExclusionFacts,
@@ -40,6 +41,7 @@ import {
   type BulkSession,
   type Database,
   type RideRow,
+  type StoredRideCursor,
   type VolumeKeyRange,
 } from '@ridetally/db';
 import {
@@ -57,9 +59,7 @@ import {
   judgeReadyPersons,
   recordBusyDays,
   rederivePersons,
-  sameRide,
   rederiveVolume,
-  writeRideDifferences,
   type ReadyPerson,
 } from './rederive';
 import { loadRuleBook } from './rules';
@@ -165,15 +165,16 @@ export async function recomputePeriod(
   /** Check mode: the chunk's derived rides of the period against the stored ones, and their counts. */
   const compare = async (s: BulkSession, chunk: readonly string[], derived: readonly RideRow[]) => {
     const mine = new Set(chunk);
-    const stored: RideRow[] = [];
-    await streamPersonsStoredRides(s, start, end, (r) => {
-      if (mine.has(r.personId)) stored.push(r);
-    });
+    const { changed, gone } = await matchStored(
+      (fn) => streamPersonsStoredRides(s, start, end, fn),
+      derived,
+      (_c, personId) => mine.has(personId),
+    );
     const storedCounts = new Map<string, string>();
     await streamPersonsCounts(s, labels, (personId, p, rides, lastMs) =>
       storedCounts.set(`${personId}:${p}`, `${rides}/${lastMs ?? '-'}`),
     );
-    diffRides(chunk, labels, derived, stored, storedCounts, rideDiffs.differ);
+    diffRides(chunk, labels, derived, changed, gone, storedCounts, rideDiffs.differ);
   };
 
   /** The engine (its own loads, window widened step by step) for some persons, in the chunk's transaction. */
@@ -249,27 +250,31 @@ export async function recomputePeriod(
     } else {
       // Stored rides of each person's regrouped stretch: [deleteFrom, deleteTo) in (time, first tap) order.
       const bounds = new Map(judged.stretches.map((st) => [st.personId, st]));
-      const stored: RideRow[] = [];
       const withRides = new Set<string>();
-      await streamPersonsStoredRides(s, loadedFromMs, loadedToMs, (r) => {
-        withRides.add(r.personId);
-        const st = bounds.get(r.personId);
-        if (!st) return;
-        if (
-          st.lower &&
-          (r.atMs < st.lower.atMs || (r.atMs === st.lower.atMs && r.firstTapId < st.lower.tapId))
-        )
-          return;
-        if (
-          st.upper &&
-          (r.atMs > st.upper.atMs || (r.atMs === st.upper.atMs && r.firstTapId >= st.upper.tapId))
-        )
-          return;
-        stored.push(r);
-      });
-      const touched = await writeRideDifferences(s.db, judged.rides, stored, (changed, replaced) =>
-        writeRides(s, changed, replaced),
+      const { changed, gone } = await matchStored(
+        (fn) => streamPersonsStoredRides(s, loadedFromMs, loadedToMs, fn),
+        judged.rides,
+        (c, personId) => {
+          withRides.add(personId);
+          const st = bounds.get(personId);
+          if (!st) return false;
+          const at = c.atMs();
+          if (st.lower && (at < st.lower.atMs || (at === st.lower.atMs && c.firstTapId() < st.lower.tapId)))
+            return false;
+          return !(
+            st.upper &&
+            (at > st.upper.atMs || (at === st.upper.atMs && c.firstTapId() >= st.upper.tapId))
+          );
+        },
       );
+      const touched = [
+        ...(await deleteRides(s.db, gone)),
+        ...(await writeRides(
+          s,
+          changed.map((x) => x.r),
+          changed.flatMap((x) => (x.old ? [x.old] : [])),
+        )),
+      ];
       // Every count of the period of a person with taps, rides or counts in it is rebuilt (nothing stored is trusted).
       for (const r of judged.rides) withRides.add(r.personId);
       for (const p of await findPersonsWithCounts(s, labels)) withRides.add(p);
@@ -474,6 +479,45 @@ function formatRide(r: RideRow): string {
 }
 
 /**
+ * Derived rides against the stored ones streamed (those `keep` accepts): the derived rides that are
+ * new or differ, each with its stored version if any, and the stored rides derived no more. A stored
+ * ride equal to its derived one is compared where it lies in the stream and never read whole.
+ */
+async function matchStored(
+  stream: (fn: (c: StoredRideCursor) => void) => Promise<void>,
+  derived: readonly RideRow[],
+  keep: (c: StoredRideCursor, personId: string) => boolean,
+): Promise<{ changed: { r: RideRow; old: RideRow | undefined }[]; gone: RideRow[] }> {
+  const byPerson = new Map<string, Map<number, RideRow>>();
+  for (const r of derived) {
+    let m = byPerson.get(r.personId);
+    if (!m) byPerson.set(r.personId, (m = new Map<number, RideRow>()));
+    m.set(r.firstTapId, r);
+  }
+  /** Derived ride → null when stored unchanged, its stored version when that differs. */
+  const found = new Map<RideRow, RideRow | null>();
+  const gone: RideRow[] = [];
+  await stream((c) => {
+    const personId = c.personId();
+    if (!keep(c, personId)) return;
+    const d = byPerson.get(personId)?.get(c.firstTapId());
+    if (d && c.same(d)) {
+      found.set(d, null);
+      return;
+    }
+    const row = c.row();
+    if (d) found.set(d, row);
+    else gone.push(row);
+  });
+  const changed: { r: RideRow; old: RideRow | undefined }[] = [];
+  for (const r of derived) {
+    const old = found.get(r);
+    if (old !== null) changed.push({ r, old });
+  }
+  return { changed, gone };
+}
+
+/**
  * Check mode's comparison for a chunk of persons: derived rides of the period against the stored ones
  * (by person and first tap), then each person's counts of the labels. Both sides are taken in
  * (person, time, first tap) order, so that any two paths deriving the same rides list the same texts.
@@ -482,7 +526,8 @@ function diffRides(
   persons: readonly string[],
   labels: readonly string[],
   derived: readonly RideRow[],
-  stored: readonly RideRow[],
+  changed: { r: RideRow; old: RideRow | undefined }[],
+  gone: RideRow[],
   storedCounts: Map<string, string>,
   differ: (d: Difference) => void,
 ): void {
@@ -492,34 +537,20 @@ function diffRides(
       : a.personId > b.personId
         ? 1
         : a.atMs - b.atMs || a.firstTapId - b.firstTapId;
-  // Stored rides by person, then first tap (numeric keys: no string built per ride).
-  const storedBy = new Map<string, Map<number, RideRow>>();
-  for (const r of stored) {
-    let m = storedBy.get(r.personId);
-    if (!m) storedBy.set(r.personId, (m = new Map<number, RideRow>()));
-    m.set(r.firstTapId, r);
-  }
-  const changed: { r: RideRow; old: RideRow | undefined }[] = [];
-  const byPerson = new Map<string, DerivedRide[]>();
-  for (const r of derived) {
-    const m = storedBy.get(r.personId);
-    const old = m?.get(r.firstTapId);
-    if (old) m!.delete(r.firstTapId);
-    if (!old || !sameRide(old, r)) changed.push({ r, old });
-    let list = byPerson.get(r.personId);
-    if (!list) byPerson.set(r.personId, (list = []));
-    list.push({ ...r, year: r.quarter.slice(0, 4) });
-  }
   changed.sort((a, b) => order(a.r, b.r));
   for (const { r, old } of changed)
     differ(
       () =>
         `ride ${r.personId}:${r.firstTapId}: recomputed ${formatRide(r)}, stored ${old ? formatRide(old) : 'missing'}`,
     );
-  const gone: RideRow[] = [];
-  for (const m of storedBy.values()) for (const r of m.values()) gone.push(r);
   for (const r of gone.sort(order))
     differ(() => `ride ${r.personId}:${r.firstTapId}: stored ${formatRide(r)}, recomputed missing`);
+  const byPerson = new Map<string, DerivedRide[]>();
+  for (const r of derived) {
+    let list = byPerson.get(r.personId);
+    if (!list) byPerson.set(r.personId, (list = []));
+    list.push({ ...r, year: r.quarter.slice(0, 4) });
+  }
   const mine = new Set(persons);
   for (const personId of [...byPerson.keys()].sort()) {
     const rides = byPerson.get(personId)!;

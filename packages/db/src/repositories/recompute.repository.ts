@@ -95,14 +95,60 @@ export async function streamPersonsRatings(
   );
 }
 
+/**
+ * A stored ride on the stream: its key and time read where they lie; its content compared with a
+ * ride in place, or read whole, only when asked (most rides of a recompute are found unchanged).
+ */
+export interface StoredRideCursor {
+  personId(): string;
+  firstTapId(): number;
+  atMs(): number;
+  /** The same stored content as `r` (the key aside). */
+  same(r: RideRow): boolean;
+  row(): RideRow;
+}
+
 /** The chunk's persons' stored rides with their first tap in [from, to). */
 export async function streamPersonsStoredRides(
   s: BulkSession,
   fromMs: number,
   toMs: number,
-  fn: (r: RideRow) => void,
+  fn: (c: StoredRideCursor) => void,
 ): Promise<void> {
   const person = interner();
+  let r!: RowCursor;
+  let lastPerson = '';
+  const cursor: StoredRideCursor = {
+    // Rows of one person mostly come together: their id is made once, not per ride.
+    personId: () => (r.eq(0, lastPerson) ? lastPerson : (lastPerson = person(r.str(0)!))),
+    firstTapId: () => r.int(1),
+    atMs: () => r.int(2),
+    same: (x) =>
+      r.int(2) === x.atMs &&
+      r.eq(3, x.vehicleId) &&
+      r.eq(4, x.routeId) &&
+      r.intsEq(5, x.tapIds) &&
+      r.eq(6, x.quarter) &&
+      r.int(7) === Number(x.eligible) &&
+      r.int(8) === Number(x.rated) &&
+      r.int(9) === Number(x.counted) &&
+      r.int(10) === Number(x.excluded) &&
+      r.eq(11, x.rulesVersion),
+    row: () => ({
+      personId: cursor.personId(),
+      firstTapId: r.int(1),
+      atMs: r.int(2),
+      vehicleId: r.str(3)!,
+      routeId: r.str(4)!,
+      tapIds: r.ints(5),
+      quarter: r.str(6)!,
+      eligible: r.int(7) === 1,
+      rated: r.int(8) === 1,
+      counted: r.int(9) === 1,
+      excluded: r.int(10) === 1,
+      rulesVersion: r.str(11)!,
+    }),
+  };
   await each(
     s,
     `SELECT x.person_id, x.first_tap_id, ${EPOCH_MS('x.tapped_at')} AS at, x.vehicle_id, x.route_id,
@@ -110,21 +156,10 @@ export async function streamPersonsStoredRides(
             x.counted::int AS c, x.excluded::int AS x, x.rules_version
      FROM rides x JOIN rc_persons p ON p.person_id = x.person_id
      WHERE x.tapped_at >= ${instant(fromMs)} AND x.tapped_at < ${instant(toMs)}`,
-    (r) =>
-      fn({
-        personId: person(r.str(0)!),
-        firstTapId: r.int(1),
-        atMs: r.int(2),
-        vehicleId: r.str(3)!,
-        routeId: r.str(4)!,
-        tapIds: r.ints(5),
-        quarter: r.str(6)!,
-        eligible: r.int(7) === 1,
-        rated: r.int(8) === 1,
-        counted: r.int(9) === 1,
-        excluded: r.int(10) === 1,
-        rulesVersion: r.str(11)!,
-      }),
+    (row) => {
+      r = row;
+      fn(cursor);
+    },
   );
 }
 
