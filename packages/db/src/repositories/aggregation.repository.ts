@@ -30,15 +30,6 @@ export interface LoadedPersonTap {
   routeId: string;
 }
 
-/** The batches' earliest tap time (run-time partition pruning: only the months the batches touch are read). */
-export function batchLowerBound(batchIds: readonly number[]) {
-  return sql`coalesce((SELECT min(min_tapped_at) FROM ingest_batches WHERE batch_id = ANY(${batchIds}::bigint[])), '-infinity'::timestamptz)`;
-}
-
-export function batchUpperBound(batchIds: readonly number[]) {
-  return sql`coalesce((SELECT max(max_tapped_at) FROM ingest_batches WHERE batch_id = ANY(${batchIds}::bigint[])), 'infinity'::timestamptz)`;
-}
-
 /** The earliest and latest tap instants of batches (epoch ms, floored), ±Infinity when unknown. */
 export interface BatchBounds {
   fromMs: number;
@@ -58,7 +49,7 @@ export async function findBatchBounds(db: Db, batchIds: readonly number[]): Prom
   return { fromMs: r?.lo ?? -Infinity, toMs: r?.hi ?? Infinity };
 }
 
-/** `findBatchPersonRanges` with the batches' span known (plan-time partition pruning). */
+/** Persons whose media tapped in the batches (R1 at each tap's time), with the span of their taps; the batches' span passed as values (plan-time partition pruning). */
 export async function findBatchPersonRangesIn(
   db: Db,
   batchIds: readonly number[],
@@ -72,19 +63,6 @@ export async function findBatchPersonRangesIn(
     JOIN media_bindings b ON b.media_type = t.media_type AND b.media_key = t.media_key AND b.valid @> t.tapped_at
     WHERE t.batch_id = ANY(${batchIds}::bigint[])
       AND t.tapped_at >= ${toPgInstant(bounds.fromMs)}::timestamptz AND t.tapped_at < ${toPgInstant(bounds.toMs + 1)}::timestamptz
-    GROUP BY b.person_id`.execute(db);
-  return rows.map((r) => ({ personId: r.person_id, fromMs: r.from_ms, toMs: r.to_ms }));
-}
-
-/** Persons whose media tapped in the batches (R1 at each tap's time), with the span of their taps. */
-export async function findBatchPersonRanges(db: Db, batchIds: readonly number[]): Promise<PersonRange[]> {
-  const { rows } = await sql<{ person_id: string; from_ms: number; to_ms: number }>`
-    SELECT b.person_id,
-           floor(extract(epoch FROM min(t.tapped_at)) * 1000)::float8 AS from_ms,
-           floor(extract(epoch FROM max(t.tapped_at)) * 1000)::float8 AS to_ms
-    FROM taps t
-    JOIN media_bindings b ON b.media_type = t.media_type AND b.media_key = t.media_key AND b.valid @> t.tapped_at
-    WHERE t.batch_id = ANY(${batchIds}::bigint[]) AND t.tapped_at >= ${batchLowerBound(batchIds)} AND t.tapped_at <= ${batchUpperBound(batchIds)}
     GROUP BY b.person_id`.execute(db);
   return rows.map((r) => ({ personId: r.person_id, fromMs: r.from_ms, toMs: r.to_ms }));
 }
@@ -103,10 +81,19 @@ export async function lockPersonBuckets(db: Db, personIds: readonly string[]): P
  * Each person's taps in [from, to) (R1), ordered by person, time, tap id. Rows travel as one row of
  * arrays per person: building a JS object per tap row was the recompute's main cost.
  */
-export async function findPersonsTapsInRanges(db: Db, ranges: readonly PersonRange[]): Promise<LoadedPersonTap[]> {
+export async function findPersonsTapsInRanges(
+  db: Db,
+  ranges: readonly PersonRange[],
+): Promise<LoadedPersonTap[]> {
   if (ranges.length === 0) return [];
   const span = spanOf(ranges);
-  const { rows } = await sql<{ person_id: string; ids: number[]; ats: number[]; vehicles: string[]; routes: string[] }>`
+  const { rows } = await sql<{
+    person_id: string;
+    ids: number[];
+    ats: number[];
+    vehicles: string[];
+    routes: string[];
+  }>`
     SELECT r.person_id,
            array_agg(t.tap_id ORDER BY t.tapped_at, t.tap_id) AS ids,
            array_agg(floor(extract(epoch FROM t.tapped_at) * 1000)::float8 ORDER BY t.tapped_at, t.tap_id) AS ats,
@@ -127,7 +114,13 @@ export async function findPersonsTapsInRanges(db: Db, ranges: readonly PersonRan
   const out: LoadedPersonTap[] = [];
   for (const r of rows) {
     for (let i = 0; i < r.ids.length; i++) {
-      out.push({ personId: r.person_id, tapId: Number(r.ids[i]), at: Number(r.ats[i]), vehicleId: r.vehicles[i]!, routeId: r.routes[i]! });
+      out.push({
+        personId: r.person_id,
+        tapId: Number(r.ids[i]),
+        at: Number(r.ats[i]),
+        vehicleId: r.vehicles[i]!,
+        routeId: r.routes[i]!,
+      });
     }
   }
   return out;
@@ -438,27 +431,4 @@ export async function deleteRides(
     WHERE x.person_id = k.person_id AND x.first_tap_id = k.first_tap_id
     RETURNING x.person_id, x.quarter`.execute(db);
   return rows.map((r) => ({ personId: r.person_id, quarter: r.quarter }));
-}
-
-/** A ride's content as one comparable string. */
-export function rideFingerprint(r: RideRow): string {
-  return `${r.atMs}|${r.vehicleId}|${r.routeId}|${r.tapIds.join(',')}|${r.quarter}|${r.eligible}|${r.rated}|${r.excluded}|${r.counted}|${r.rulesVersion}`;
-}
-
-/** Stored rides of the persons with first tap in [from, to), for `recompute --check`. */
-export async function findStoredRides(
-  db: Db,
-  personIds: readonly string[],
-  fromMs: number,
-  toMs: number,
-): Promise<RideRow[]> {
-  if (personIds.length === 0) return [];
-  const { rows } = await sql<StoredRideDbRow>`
-    SELECT person_id, first_tap_id, floor(extract(epoch FROM tapped_at) * 1000)::float8 AS at, vehicle_id, route_id, tap_ids,
-           quarter, eligible, rated, counted, excluded, rules_version
-    FROM rides WHERE person_id = ANY(${personIds}::uuid[])
-      AND tapped_at >= ${toPgInstant(fromMs)}::timestamptz AND tapped_at < ${toPgInstant(toMs)}::timestamptz`.execute(
-    db,
-  );
-  return rows.map(toRideRow);
 }

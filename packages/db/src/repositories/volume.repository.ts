@@ -5,7 +5,7 @@
  */
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { DB } from '../types';
-import { batchLowerBound, batchUpperBound, spanOf, toPgInstant } from './aggregation.repository';
+import { spanOf, toPgInstant } from './aggregation.repository';
 
 type Db = Kysely<DB> | Transaction<DB>;
 
@@ -25,44 +25,6 @@ export interface LoadedVolumeTap {
   routeId: string;
   /** The stored judgement; null when the tap has not been counted yet. */
   stored: boolean | null;
-}
-
-/** The (medium, vehicle) keys of the batches with the span of their taps. */
-export async function findBatchVolumeRanges(db: Db, batchIds: readonly number[]): Promise<VolumeKeyRange[]> {
-  const { rows } = await sql<{
-    media_type: string;
-    media_key: string;
-    vehicle_id: string;
-    from_ms: number;
-    to_ms: number;
-  }>`
-    SELECT media_type, media_key, vehicle_id,
-           floor(extract(epoch FROM min(tapped_at)) * 1000)::float8 AS from_ms, floor(extract(epoch FROM max(tapped_at)) * 1000)::float8 AS to_ms
-    FROM taps WHERE batch_id = ANY(${batchIds}::bigint[]) AND tapped_at >= ${batchLowerBound(batchIds)} AND tapped_at <= ${batchUpperBound(batchIds)}
-    GROUP BY media_type, media_key, vehicle_id`.execute(db);
-  return rows.map((r) => ({
-    mediaType: r.media_type,
-    mediaKey: r.media_key,
-    vehicleId: r.vehicle_id,
-    fromMs: r.from_ms,
-    toMs: r.to_ms,
-  }));
-}
-
-/** The (medium, vehicle) keys with taps in [from, to). */
-export async function findVolumeKeysIn(db: Db, fromMs: number, toMs: number): Promise<VolumeKeyRange[]> {
-  const { rows } = await sql<{ media_type: string; media_key: string; vehicle_id: string }>`
-    SELECT DISTINCT media_type, media_key, vehicle_id FROM taps
-    WHERE tapped_at >= ${toPgInstant(fromMs)}::timestamptz AND tapped_at < ${toPgInstant(toMs)}::timestamptz`.execute(
-    db,
-  );
-  return rows.map((r) => ({
-    mediaType: r.media_type,
-    mediaKey: r.media_key,
-    vehicleId: r.vehicle_id,
-    fromMs,
-    toMs: toMs - 1,
-  }));
 }
 
 /**
@@ -230,7 +192,7 @@ export interface BatchVolumeResult {
  * least a window after it, so it is a boarding before and after, and from a boarding on the
  * judgements depend only on later taps. Keys whose batch taps are all such taps are judged here,
  * their judgements written; every other key is returned for the per-key engine (`rederiveVolume`),
- * with the span of its batch taps as `findBatchVolumeRanges` gives it. Instants compare at millisecond
+ * with the span of its batch taps. Instants compare at millisecond
  * precision, as everywhere in R14. The caller holds the keys' volume locks.
  */
 export async function judgeIsolatedBatchTaps(
