@@ -263,7 +263,7 @@ async function copyRows(client: pg.PoolClient, query: string, fn: (row: RowCurso
 const ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\' };
 
 /** COPY text escapes: \b \f \n \r \t \v \\, \ooo (octal) and \xhh. */
-export function unescapeCopy(f: string): string {
+function unescapeCopy(f: string): string {
   return f.replace(/\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)/g, (_, e: string) => {
     if (e[0] === 'x' && e.length > 1) return String.fromCharCode(parseInt(e.slice(1), 16));
     if (/^[0-7]/.test(e)) return String.fromCharCode(parseInt(e, 8));
@@ -272,7 +272,7 @@ export function unescapeCopy(f: string): string {
 }
 
 /** A value in COPY text format. */
-export function escapeCopy(v: string | null): string {
+function escapeCopy(v: string | null): string {
   if (v === null) return '\\N';
   return /[\\\t\n\r]/.test(v)
     ? v.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'))

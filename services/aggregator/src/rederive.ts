@@ -167,7 +167,6 @@ export async function rederivePersons(
       db,
       derived.rides,
       await findStoredRidesInStretches(db, derived.stretches),
-      (changed) => replaceRideStretches(db, [], changed),
     );
   } else {
     touched = await replaceRideStretches(db, derived.stretches, derived.rides);
@@ -268,40 +267,34 @@ export function judgeReadyPersons(
 }
 
 /**
- * Raw mode's write: the stored rides of the regrouped stretches that are not derived any more are
- * deleted, the derived rides that are new or differ are written (`upsert`, told which of them replace
- * a stored version). Returns the (person, quarter) pairs whose rides changed.
+ * Raw mode's write (the engine's; the bulk recompute compares in its stream): the stored rides of the
+ * regrouped stretches that are not derived any more are deleted, the derived rides that are new or
+ * differ are upserted. Returns the (person, quarter) pairs whose rides changed.
  */
-export async function writeRideDifferences(
+async function writeRideDifferences(
   db: Db,
   rides: readonly RideRow[],
   stored: readonly RideRow[],
-  upsert: (changed: RideRow[], replaced: RideRow[]) => Promise<{ personId: string; quarter: string }[]>,
 ): Promise<{ personId: string; quarter: string }[]> {
-  // By person, then first tap: numeric keys, no string built per ride (the recompute compares ~300,000).
   const storedBy = new Map<string, Map<number, RideRow>>();
   for (const r of stored) {
     let m = storedBy.get(r.personId);
     if (!m) storedBy.set(r.personId, (m = new Map<number, RideRow>()));
     m.set(r.firstTapId, r);
   }
-  const changed: RideRow[] = [];
-  const replaced: RideRow[] = [];
-  for (const r of rides) {
+  const changed = rides.filter((r) => {
     const m = storedBy.get(r.personId);
     const old = m?.get(r.firstTapId);
     if (old) m!.delete(r.firstTapId);
-    if (old && sameRide(old, r)) continue;
-    changed.push(r);
-    if (old) replaced.push(old);
-  }
+    return !old || !sameRide(old, r);
+  });
   const gone: RideRow[] = [];
   for (const m of storedBy.values()) for (const r of m.values()) gone.push(r);
-  return [...(await deleteRides(db, gone)), ...(await upsert(changed, replaced))];
+  return [...(await deleteRides(db, gone)), ...(await replaceRideStretches(db, [], changed))];
 }
 
 /** Same stored content (the key aside). */
-export function sameRide(a: RideRow, b: RideRow): boolean {
+function sameRide(a: RideRow, b: RideRow): boolean {
   if (
     a.atMs !== b.atMs ||
     a.vehicleId !== b.vehicleId ||

@@ -38,10 +38,6 @@ export async function tuneRecomputeSession(s: BulkSession): Promise<void> {
   await sql`SET LOCAL jit = off`.execute(s.db);
 }
 
-function each(s: BulkSession, query: string, fn: (r: RowCursor) => void): Promise<void> {
-  return s.rows(query, fn);
-}
-
 /**
  * One string per person id across a stream: a person's id comes back on each of their rows, and each
  * copy would be a slice holding on to the whole received chunk it was cut from.
@@ -68,8 +64,7 @@ export async function streamPersonsTaps(
   const person = interner();
   const lo = instant(fromMs);
   const hi = instant(toMs);
-  await each(
-    s,
+  await s.rows(
     `SELECT b.person_id, x.tap_id, ${EPOCH_MS('x.tapped_at')} AS at, x.vehicle_id, x.route_id
      FROM rc_persons p JOIN media_bindings b ON b.person_id = p.person_id AND b.valid && tstzrange(${lo}, ${hi})
      JOIN taps x ON x.media_type = b.media_type AND x.media_key = b.media_key
@@ -87,8 +82,7 @@ export async function streamPersonsRatings(
   fn: (personId: string, tapId: number, ratedAtMs: number) => void,
 ): Promise<void> {
   const person = interner();
-  await each(
-    s,
+  await s.rows(
     `SELECT r.person_id, r.tap_id, ${EPOCH_MS('r.rated_at')} AS rated
      FROM ratings r JOIN rc_persons p ON p.person_id = r.person_id WHERE r.rated_at >= ${instant(fromMs)}`,
     (r) => fn(person(r.str(0)!), r.int(1), r.int(2)),
@@ -149,8 +143,7 @@ export async function streamPersonsStoredRides(
       rulesVersion: r.str(11)!,
     }),
   };
-  await each(
-    s,
+  await s.rows(
     `SELECT x.person_id, x.first_tap_id, ${EPOCH_MS('x.tapped_at')} AS at, x.vehicle_id, x.route_id,
             array_to_string(x.tap_ids, ',') AS tap_ids, x.quarter, x.eligible::int AS e, x.rated::int AS r,
             x.counted::int AS c, x.excluded::int AS x, x.rules_version
@@ -182,8 +175,7 @@ export async function streamPersonsCounts(
 ): Promise<void> {
   for (const l of labels) if (!PERIOD_LABEL.test(l)) throw new Error(`recompute: bad period label ${l}`);
   if (labels.length === 0) return;
-  await each(
-    s,
+  await s.rows(
     `SELECT c.person_id, c.period, c.rides, ${EPOCH_MS('c.last_counted_at')} AS last
      FROM person_period_counts c JOIN rc_persons p ON p.person_id = c.person_id
      WHERE c.period IN (${labels.map((l) => `'${l}'`).join(', ')})`,
@@ -219,8 +211,7 @@ export async function streamVolumeSlice(
     throw new Error('recompute: integer slices expected');
   const lo = instant(fromMs);
   const hi = instant(toMs);
-  await each(
-    s,
+  await s.rows(
     `SELECT t.media_type, t.media_key, t.vehicle_id, t.tap_id, ${EPOCH_MS('t.tapped_at')} AS at, t.route_id,
             CASE WHEN b.boarding THEN 1 WHEN NOT b.boarding THEN 0 END AS stored
      FROM taps t LEFT JOIN tap_boardings b ON b.tap_id = t.tap_id
