@@ -77,9 +77,15 @@ export function judgeRides(rides: readonly Ride[], facts: PersonFacts, ctx: Judg
     const eligible =
       isRouteEligible(ride.first.routeId, ctx.cityRoutes) &&
       isPersonEligibleOn(shanghaiDateOfMs(at), facts.employments, rules);
-    const ratedAt: number[] = [];
-    for (const t of ride.taps) for (const r of facts.ratingsByTap.get(t.tapId) ?? []) ratedAt.push(r);
-    const rated = isRatedInWindow(at, ratedAt, rules);
+    // R5 over the ratings of any of the ride's taps (asked tap by tap: no list made per ride).
+    let rated = false;
+    for (const t of ride.taps) {
+      const ratedAt = facts.ratingsByTap.get(t.tapId);
+      if (ratedAt !== undefined && isRatedInWindow(at, ratedAt, rules)) {
+        rated = true;
+        break;
+      }
+    }
     const tapIds = ride.taps.map((t) => t.tapId);
     // An exclusion is made for a period (R13): a whole person-period, or one ride of that period. A
     // ride exclusion naming a period the ride is not in excludes nothing (the incremental path

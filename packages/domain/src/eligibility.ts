@@ -38,11 +38,32 @@ export function shanghaiDateOfMs(ms: number): string {
 const dateOfDay = new Map<number, string>();
 
 /** Quarter label (`2022-Q3`) and year label of an epoch-ms instant in Shanghai (fixed +8, see above). */
-export function periodLabelsOfMs(ms: number): { quarter: string; year: string; yearNumber: number } {
-  const d = new Date(ms + SHANGHAI_OFFSET_MS);
-  const y = d.getUTCFullYear();
-  return { quarter: `${y}-Q${Math.floor(d.getUTCMonth() / 3) + 1}`, year: String(y), yearNumber: y };
+export function periodLabelsOfMs(ms: number): PeriodLabels {
+  // Memoised per Shanghai day like the date: one shared (frozen) answer and one copy of each label
+  // per day, not a Date and two new strings per ride.
+  const day = Math.floor((ms + SHANGHAI_OFFSET_MS) / DAY_MS);
+  let labels = labelsOfDay.get(day);
+  if (labels === undefined) {
+    const d = new Date(day * DAY_MS);
+    const y = d.getUTCFullYear();
+    labels = Object.freeze({
+      quarter: `${y}-Q${Math.floor(d.getUTCMonth() / 3) + 1}`,
+      year: String(y),
+      yearNumber: y,
+    });
+    if (labelsOfDay.size >= 100_000) labelsOfDay.clear();
+    labelsOfDay.set(day, labels);
+  }
+  return labels;
 }
+
+export interface PeriodLabels {
+  readonly quarter: string;
+  readonly year: string;
+  readonly yearNumber: number;
+}
+
+const labelsOfDay = new Map<number, PeriodLabels>();
 
 /** R2: employed and in service on the ride's Shanghai date by an eligible employer type in the city area. */
 export function isPersonEligibleOn(
@@ -66,5 +87,6 @@ export function isRouteEligible(routeId: string, cityRoutes: ReadonlySet<string>
 /** R5: rated with ride time ≤ ratedAt ≤ ride time + ratingWindowDays. Any score counts. */
 export function isRatedInWindow(rideAtMs: number, ratedAtMs: readonly number[], rules: Rules): boolean {
   const last = rideAtMs + rules.ratingWindowDays * DAY_MS;
-  return ratedAtMs.some((r) => r >= rideAtMs && r <= last);
+  for (const r of ratedAtMs) if (r >= rideAtMs && r <= last) return true;
+  return false;
 }
