@@ -269,7 +269,11 @@ async function main(): Promise<void> {
       .obliterate({ force: true })
       .catch(() => undefined);
     redis.disconnect();
-    await t.drop();
+    // BENCH_KEEP_DB=1 keeps the database for profiling (its URL is printed; drop it by hand).
+    if (process.env.BENCH_KEEP_DB === '1') {
+      log(`   database kept: ${t.url}`);
+      await t.close();
+    } else await t.drop();
   }
 }
 

@@ -56,11 +56,11 @@ import {
   type RideTap,
 } from '@ridetally/domain';
 import {
-  judgeReadyPersons,
+  personJudge,
   recordBusyDays,
   rederivePersons,
   rederiveVolume,
-  type ReadyPerson,
+  type JudgedPersons,
 } from './rederive';
 import { loadRuleBook } from './rules';
 
@@ -201,36 +201,8 @@ export async function recomputePeriod(
   /** One chunk of persons in bulk: load, plan and judge with the domain rules, write or compare. */
   const bulkRides = async (s: BulkSession, chunk: string[]): Promise<void> => {
     await setRecomputePersons(s, chunk);
-    const tapsBy = new Map<string, RideTap[]>();
-    let current: RideTap[] = [];
-    let currentPerson = '';
-    await streamPersonsTaps(s, loadedFromMs, loadedToMs, (personId, tapId, at, vehicleId, routeId) => {
-      if (personId !== currentPerson) {
-        currentPerson = personId;
-        current = [];
-        tapsBy.set(currentPerson, current);
-      }
-      current.push({ tapId, at, vehicleId, routeId });
-    });
-    const ready: ReadyPerson[] = [];
-    const uncertain: string[] = [];
-    for (const personId of chunk) {
-      const plan = planRegroup<RideTap>({
-        taps: tapsBy.get(personId) ?? [],
-        loadedFromMs,
-        loadedToMs,
-        changedFromMs: start,
-        changedToMs: end - 1,
-        storedStarts: ALL_STARTS,
-        windowSeconds: rules.rideGroupSeconds,
-      });
-      if (plan.kind === 'ready')
-        ready.push({ personId, deleteFrom: plan.deleteFrom, deleteTo: plan.deleteTo, groups: plan.groups });
-      else uncertain.push(personId);
-    }
-    tapsBy.clear();
-    const readyIds = ready.map((r) => r.personId);
-    // Ratings indexed by person and rated tap as they arrive.
+    // The facts first (ratings indexed by person and rated tap as they arrive), so that each person is
+    // planned and judged as soon as their taps have streamed past: their taps and groups die young.
     const ratings = new Map<string, Map<number, number[]>>();
     await streamPersonsRatings(s, loadedFromMs, (personId, tapId, ratedAtMs) => {
       let byTap = ratings.get(personId);
@@ -239,9 +211,47 @@ export async function recomputePeriod(
       if (list) list.push(ratedAtMs);
       else byTap.set(tapId, [ratedAtMs]);
     });
-    const employments = await findEmploymentFacts(s.db, readyIds);
-    const exclusions = await findExclusionFacts(s.db, readyIds);
-    const judged = judgeReadyPersons(ready, { employments, exclusions, ratings }, opts);
+    const judge = personJudge(
+      {
+        employments: await findEmploymentFacts(s.db, chunk),
+        exclusions: await findExclusionFacts(s.db, chunk),
+        ratings,
+      },
+      opts,
+    );
+    const judged: JudgedPersons = { rides: [], stretches: [], anomalies: [] };
+    const readyIds: string[] = [];
+    const uncertain: string[] = [];
+    const planned = new Set<string>();
+    const plan = (personId: string, taps: RideTap[]) => {
+      planned.add(personId);
+      const p = planRegroup<RideTap>({
+        taps,
+        loadedFromMs,
+        loadedToMs,
+        changedFromMs: start,
+        changedToMs: end - 1,
+        storedStarts: ALL_STARTS,
+        windowSeconds: rules.rideGroupSeconds,
+      });
+      if (p.kind === 'ready') {
+        readyIds.push(personId);
+        judge({ personId, deleteFrom: p.deleteFrom, deleteTo: p.deleteTo, groups: p.groups }, judged);
+      } else uncertain.push(personId);
+    };
+    let current: RideTap[] = [];
+    let currentPerson = '';
+    await streamPersonsTaps(s, loadedFromMs, loadedToMs, (personId, tapId, at, vehicleId, routeId) => {
+      if (personId !== currentPerson) {
+        if (current.length > 0) plan(currentPerson, current);
+        currentPerson = personId;
+        current = [];
+      }
+      current.push({ tapId, at, vehicleId, routeId });
+    });
+    if (current.length > 0) plan(currentPerson, current);
+    // The chunk's persons without a tap in the loaded window: their stored rides, if any, must go.
+    for (const personId of chunk) if (!planned.has(personId)) plan(personId, []);
     const derived = judged.rides.filter(inPeriod);
     report.rides += derived.length;
     report.taps += derived.reduce((n, r) => n + r.tapIds.length, 0);
@@ -488,32 +498,35 @@ async function matchStored(
   derived: readonly RideRow[],
   keep: (c: StoredRideCursor, personId: string) => boolean,
 ): Promise<{ changed: { r: RideRow; old: RideRow | undefined }[]; gone: RideRow[] }> {
-  const byPerson = new Map<string, Map<number, RideRow>>();
-  for (const r of derived) {
-    let m = byPerson.get(r.personId);
-    if (!m) byPerson.set(r.personId, (m = new Map<number, RideRow>()));
-    m.set(r.firstTapId, r);
+  // Derived rides by first tap (a tap starts at most one ride; a second person's ride with the same
+  // first tap, which bindings do not allow, would be found by person and tap in `others`).
+  const index = new Map<number, number>();
+  const others = new Map<string, number>();
+  for (let i = 0; i < derived.length; i++) {
+    const r = derived[i]!;
+    if (index.has(r.firstTapId)) others.set(`${r.personId}:${r.firstTapId}`, i);
+    else index.set(r.firstTapId, i);
   }
-  /** Derived ride → null when stored unchanged, its stored version when that differs. */
-  const found = new Map<RideRow, RideRow | null>();
+  /** 1 for a derived ride stored unchanged; the stored version of one that differs is in `olds`. */
+  const same = new Uint8Array(derived.length);
+  const olds = new Map<number, RideRow>();
   const gone: RideRow[] = [];
   await stream((c) => {
     const personId = c.personId();
     if (!keep(c, personId)) return;
-    const d = byPerson.get(personId)?.get(c.firstTapId());
-    if (d && c.same(d)) {
-      found.set(d, null);
+    const tapId = c.firstTapId();
+    let i = index.get(tapId);
+    if (i !== undefined && derived[i]!.personId !== personId) i = others.get(`${personId}:${tapId}`);
+    if (i !== undefined && c.same(derived[i]!)) {
+      same[i] = 1;
       return;
     }
     const row = c.row();
-    if (d) found.set(d, row);
+    if (i !== undefined) olds.set(i, row);
     else gone.push(row);
   });
   const changed: { r: RideRow; old: RideRow | undefined }[] = [];
-  for (const r of derived) {
-    const old = found.get(r);
-    if (old !== null) changed.push({ r, old });
-  }
+  for (let i = 0; i < derived.length; i++) if (same[i] === 0) changed.push({ r: derived[i]!, old: olds.get(i) });
   return { changed, gone };
 }
 

@@ -215,6 +215,21 @@ export function judgeReadyPersons(
   facts: LoadedFacts,
   opts: Pick<RederiveOptions, 'rules' | 'cityRoutes'>,
 ): JudgedPersons {
+  const judge = personJudge(facts, opts);
+  const out: JudgedPersons = { rides: [], stretches: [], anomalies: [] };
+  for (const r of ready) judge(r, out);
+  return out;
+}
+
+/**
+ * `judgeReadyPersons` one person at a time: the facts are indexed once, then each ready person's rides,
+ * stretch and anomalies are appended to `out` (the recompute judges a person as soon as their taps
+ * have streamed past, so that their taps and groups die young).
+ */
+export function personJudge(
+  facts: LoadedFacts,
+  opts: Pick<RederiveOptions, 'rules' | 'cityRoutes'>,
+): (r: ReadyPerson, out: JudgedPersons) => void {
   const empBy = groupBy(facts.employments, (e) => e.personId);
   const exclBy = groupBy(facts.exclusions, (e) => e.personId);
   const ratings = facts.ratings;
@@ -225,10 +240,7 @@ export function judgeReadyPersons(
   const ctx = { cityRoutes: opts.cityRoutes, rulesFor: (year: number) => opts.rules.rulesFor(year) };
   const seconds = opts.rules.rulesFor(2022).anomalyTwoVehiclesSeconds;
 
-  const rides: RideRow[] = [];
-  const stretches: RideStretch[] = [];
-  const anomalies: NewAnomaly[] = [];
-  for (const r of ready) {
+  return (r, out) => {
     const personFacts = {
       employments: (empBy.get(r.personId) ?? []) as EmploymentSpan[],
       ratingsByTap: ratingsBy.get(r.personId) ?? none,
@@ -242,15 +254,15 @@ export function judgeReadyPersons(
     for (const d of derived) {
       const row = d as DerivedRide & { personId: string };
       row.personId = r.personId;
-      rides.push(row);
+      out.rides.push(row);
     }
-    stretches.push({
+    out.stretches.push({
       personId: r.personId,
       lower: r.deleteFrom ? { atMs: r.deleteFrom.at, tapId: r.deleteFrom.tapId } : undefined,
       upper: r.deleteTo ? { atMs: r.deleteTo.at, tapId: r.deleteTo.tapId } : undefined,
     });
     for (const { a, b } of findTwoVehicleRides(derived, seconds)) {
-      anomalies.push({
+      out.anomalies.push({
         kind: 'two_vehicles',
         personId: r.personId,
         period: a.quarter,
@@ -262,8 +274,7 @@ export function judgeReadyPersons(
         },
       });
     }
-  }
-  return { rides, stretches, anomalies };
+  };
 }
 
 /**

@@ -196,8 +196,9 @@ export type VolumeSliceTapFn = (
 
 /**
  * One hash slice (of `slices`) of the taps in [from, to) with their stored judgements, each key's taps
- * together in (ms, tap id) order. Keys come in the order of their hashes: integers sort several times
- * faster than text, and the text compares only on equal hashes. Positional: no object per row.
+ * together in (ms, tap id) order. Keys come in the order of their hashes, both in one int8: an integer
+ * sorts several times faster than text (and one key faster than two: 0.74 s against 0.99 s for the
+ * synthetic year), and the text compares only on equal hashes. Positional: no object per row.
  */
 export async function streamVolumeSlice(
   s: BulkSession,
@@ -218,7 +219,7 @@ export async function streamVolumeSlice(
        AND b.tapped_at >= ${lo} - interval '1 second' AND b.tapped_at < ${hi} + interval '1 second'
      WHERE t.tapped_at >= ${lo} AND t.tapped_at < ${hi}
        ${slices > 1 ? `AND (hashtext(t.media_key) & 2147483647) % ${slices} = ${slice}` : ''}
-     ORDER BY hashtext(t.media_key), hashtext(t.vehicle_id), t.media_key, t.vehicle_id, t.media_type, at, t.tap_id`,
+     ORDER BY (hashtext(t.media_key)::int8 << 32) | (hashtext(t.vehicle_id)::int8 & 4294967295), t.media_key, t.vehicle_id, t.media_type, at, t.tap_id`,
     (r) =>
       fn(r.str(0)!, r.str(1)!, r.str(2)!, r.int(3), r.int(4), r.str(5)!, r.isNull(6) ? null : r.int(6) === 1),
   );
