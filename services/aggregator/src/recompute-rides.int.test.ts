@@ -191,6 +191,69 @@ describe('recompute: bulk rides = reference = engine', () => {
   });
   afterAll(() => t.drop());
 
+  it('flags days of more than ten counted rides, in the period and on the loaded day before it', async () => {
+    await truncateAll(t.db);
+    const person = await insertPerson(t.db);
+    await insertEmployer(t.db, 'A1', 'agency', true);
+    await insertEmployment(t.db, person, 'A1', '2022-04-01', null);
+    await insertRoute(t.db, 'R1', true);
+    await insertBinding(t.db, {
+      personId: person,
+      mediaType: 'transit_card',
+      mediaKey: 'busy',
+      from: '2022-04-01T00:00:00+08:00',
+      to: null,
+    });
+    // 11 rides on the day before 2022-Q3 (the last from 23:50 to a second tap after midnight, so that
+    // Q3's first stretch begins that day), 12 on a day in Q3, 10 (not more than ten) on another; one
+    // vehicle, 40 min apart: one ride per tap, each rated.
+    const days: [string, number][] = [
+      ['2022-06-30T08:00:00+08:00', 10],
+      ['2022-06-30T23:50:00+08:00', 1],
+      ['2022-07-01T00:10:00+08:00', 1],
+      ['2022-08-10T07:00:00+08:00', 12],
+      ['2022-08-11T07:00:00+08:00', 10],
+    ];
+    const times = days.flatMap(([first, n]) =>
+      Array.from({ length: n }, (_, i) => Date.parse(first) + i * 40 * MIN),
+    );
+    const { tapIds } = await insertTapBatch(
+      t.db,
+      times.map((at) => ({
+        at: new Date(at),
+        vehicleId: 'V1',
+        routeId: 'R1',
+        mediaType: 'transit_card' as const,
+        mediaKey: 'busy',
+      })),
+    );
+    for (let i = 0; i < times.length; i++)
+      await insertRating(t.db, {
+        personId: person,
+        tapId: tapIds[i]!,
+        tapAt: new Date(times[i]!),
+        ratedAt: new Date(times[i]! + HOUR),
+      });
+    const busy = async () =>
+      (
+        await sql<{ key: string; rides: number }>`
+          SELECT key, (details->>'rides')::int AS rides FROM anomalies WHERE kind = 'rides_per_day' ORDER BY key`.execute(
+          t.db,
+        )
+      ).rows;
+    // Q2 stores its rides and flags its last day.
+    await recomputePeriod(t.db, '2022-Q2');
+    expect(await busy()).toEqual([{ key: `${person}:2022-06-30`, rides: 11 }]);
+    await sql`DELETE FROM anomalies`.execute(t.db);
+    // Q3 flags its own day from the derived rides, and the day before it (where its first ride's
+    // stretch begins) from the rides stored.
+    await recomputePeriod(t.db, '2022-Q3');
+    expect(await busy()).toEqual([
+      { key: `${person}:2022-06-30`, rides: 11 },
+      { key: `${person}:2022-08-10`, rides: 12 },
+    ]);
+  });
+
   it('writes the reference rides and counts of a period the worker never processed', async () => {
     await fc.assert(
       fc.asyncProperty(worldArb, async (g) => {
@@ -345,8 +408,9 @@ describe('recompute: bulk rides = reference = engine', () => {
         // a corrupted ride or count is found by both paths and repaired
         const victim = ref[g.corrupt % Math.max(1, ref.length)];
         if (victim) {
-          // every column the recompute compares in place can be found wrong
-          const kind = g.corrupt % 7;
+          // every column the recompute compares in place can be found wrong, and a count be wrong,
+          // missing, or of another rules version (which --check does not compare: only repaired)
+          const kind = g.corrupt % 9;
           const column = [
             null,
             null,
@@ -365,12 +429,27 @@ describe('recompute: bulk rides = reference = engine', () => {
             await sql`UPDATE person_period_counts SET rides = rides + 1 WHERE person_id = ${persons[victim.person]!} AND period = ${victim.quarter}`.execute(
               t.db,
             );
+          else if (kind === 7)
+            await sql`DELETE FROM person_period_counts WHERE person_id = ${persons[victim.person]!} AND period = ${victim.quarter}`.execute(
+              t.db,
+            );
+          else if (kind === 8)
+            await sql`UPDATE person_period_counts SET rules_version = 'other' WHERE person_id = ${persons[victim.person]!}`.execute(
+              t.db,
+            );
           else await sql`UPDATE rides SET ${column!} WHERE first_tap_id = ${victim.first}`.execute(t.db);
-          const c1 = await recomputePeriod(t.db, g.period, { check: true });
-          const c2 = await recomputePeriod(t.db, g.period, { check: true, engineRides: true });
-          expect(c1.differenceCount).toBeGreaterThan(0);
-          expect(c2.differenceCount).toBeGreaterThan(0);
+          if (kind !== 8) {
+            const c1 = await recomputePeriod(t.db, g.period, { check: true });
+            const c2 = await recomputePeriod(t.db, g.period, { check: true, engineRides: true });
+            expect(c1.differenceCount).toBeGreaterThan(0);
+            expect(c2.differenceCount).toBeGreaterThan(0);
+          }
           await recomputePeriod(t.db, g.period);
+          const labels = isYear ? [g.period, ...[1, 2, 3, 4].map((q) => `${g.period}-Q${q}`)] : [g.period];
+          const { rows: wrongVersion } = await sql<{ n: number }>`
+            SELECT count(*)::int AS n FROM person_period_counts
+            WHERE rules_version = 'other' AND period = ANY(${labels}::text[])`.execute(t.db);
+          expect(wrongVersion[0]!.n).toBe(0);
           expect((await recomputePeriod(t.db, g.period, { check: true })).differences).toEqual([]);
           expect(
             (await recomputePeriod(t.db, g.period, { check: true, engineRides: true })).differences,

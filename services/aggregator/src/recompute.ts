@@ -19,16 +19,14 @@ import {
   findEmploymentFacts,
   findExclusionFacts,
   findPersonsActiveIn,
-  findPersonsWithCounts,
   findVolumeDaily,
-  lockPersonBuckets,
+  lockRecomputePersons,
   lockVolumeRecompute,
   rebuildVolumeDaily,
   recordAnomalies,
   refreshPersonPeriodCounts,
   setRecomputePersons,
   streamPersonsCounts,
-  streamPersonsRatings,
   streamPersonsStoredRides,
   streamPersonsTaps,
   streamVolumeSlice,
@@ -37,11 +35,14 @@ import {
   writeRides,
   withBulkTransaction,
   writeBoardingChanges,
+  writeVolumeDaily,
   type BoardingChange,
   type BulkSession,
   type Database,
+  type NewAnomaly,
   type RideRow,
   type StoredRideCursor,
+  type VolumeDailyRow,
   type VolumeKeyRange,
 } from '@ridetally/db';
 import {
@@ -56,6 +57,7 @@ import {
   type RideTap,
 } from '@ridetally/domain';
 import {
+  maxRidesPerDay,
   personJudge,
   recordBusyDays,
   rederivePersons,
@@ -200,22 +202,13 @@ export async function recomputePeriod(
 
   /** One chunk of persons in bulk: load, plan and judge with the domain rules, write or compare. */
   const bulkRides = async (s: BulkSession, chunk: string[]): Promise<void> => {
-    await setRecomputePersons(s, chunk);
-    // The facts first (ratings indexed by person and rated tap as they arrive), so that each person is
-    // planned and judged as soon as their taps have streamed past: their taps and groups die young.
-    const ratings = new Map<string, Map<number, number[]>>();
-    await streamPersonsRatings(s, loadedFromMs, (personId, tapId, ratedAtMs) => {
-      let byTap = ratings.get(personId);
-      if (!byTap) ratings.set(personId, (byTap = new Map<number, number[]>()));
-      const list = byTap.get(tapId);
-      if (list) list.push(ratedAtMs);
-      else byTap.set(tapId, [ratedAtMs]);
-    });
+    // Each person is planned and judged as soon as their taps (with their ratings) have streamed past:
+    // their taps, groups and ratings die young.
     const judge = personJudge(
       {
-        employments: await findEmploymentFacts(s.db, chunk),
-        exclusions: await findExclusionFacts(s.db, chunk),
-        ratings,
+        employments: await findEmploymentFacts(s.db, 'rc_persons'),
+        exclusions: await findExclusionFacts(s.db, 'rc_persons'),
+        ratings: [],
       },
       opts,
     );
@@ -223,7 +216,7 @@ export async function recomputePeriod(
     const readyIds: string[] = [];
     const uncertain: string[] = [];
     const planned = new Set<string>();
-    const plan = (personId: string, taps: RideTap[]) => {
+    const plan = (personId: string, taps: RideTap[], rated?: ReadonlyMap<number, readonly number[]>) => {
       planned.add(personId);
       const p = planRegroup<RideTap>({
         taps,
@@ -236,20 +229,33 @@ export async function recomputePeriod(
       });
       if (p.kind === 'ready') {
         readyIds.push(personId);
-        judge({ personId, deleteFrom: p.deleteFrom, deleteTo: p.deleteTo, groups: p.groups }, judged);
+        judge({ personId, deleteFrom: p.deleteFrom, deleteTo: p.deleteTo, groups: p.groups }, judged, rated);
       } else uncertain.push(personId);
     };
     let current: RideTap[] = [];
     let currentPerson = '';
-    await streamPersonsTaps(s, loadedFromMs, loadedToMs, (personId, tapId, at, vehicleId, routeId) => {
+    /** The current person's ratings by rated tap. */
+    let rated = new Map<number, number[]>();
+    const flush = () => {
+      if (current.length > 0) plan(currentPerson, current, rated);
+    };
+    await streamPersonsTaps(s, loadedFromMs, loadedToMs, (personId, tapId, at, vehicleId, routeId, ratedAtMs) => {
       if (personId !== currentPerson) {
-        if (current.length > 0) plan(currentPerson, current);
+        flush();
         currentPerson = personId;
         current = [];
+        rated = new Map<number, number[]>();
       }
-      current.push({ tapId, at, vehicleId, routeId });
+      const previous = current[current.length - 1];
+      // A tap rated twice comes again on the next row with its second rating.
+      if (previous?.tapId !== tapId) current.push({ tapId, at, vehicleId, routeId });
+      if (!Number.isNaN(ratedAtMs)) {
+        const list = rated.get(tapId);
+        if (list) list.push(ratedAtMs);
+        else rated.set(tapId, [ratedAtMs]);
+      }
     });
-    if (current.length > 0) plan(currentPerson, current);
+    flush();
     // The chunk's persons without a tap in the loaded window: their stored rides, if any, must go.
     for (const personId of chunk) if (!planned.has(personId)) plan(personId, []);
     const derived = judged.rides.filter(inPeriod);
@@ -260,12 +266,10 @@ export async function recomputePeriod(
     } else {
       // Stored rides of each person's regrouped stretch: [deleteFrom, deleteTo) in (time, first tap) order.
       const bounds = new Map(judged.stretches.map((st) => [st.personId, st]));
-      const withRides = new Set<string>();
       const { changed, gone } = await matchStored(
         (fn) => streamPersonsStoredRides(s, loadedFromMs, loadedToMs, fn),
         judged.rides,
         (c, personId) => {
-          withRides.add(personId);
           const st = bounds.get(personId);
           if (!st) return false;
           const at = c.atMs();
@@ -285,16 +289,19 @@ export async function recomputePeriod(
           changed.flatMap((x) => (x.old ? [x.old] : [])),
         )),
       ];
-      // Every count of the period of a person with taps, rides or counts in it is rebuilt (nothing stored is trusted).
-      for (const r of judged.rides) withRides.add(r.personId);
-      for (const p of await findPersonsWithCounts(s, labels)) withRides.add(p);
-      const ids = readyIds.filter((p) => withRides.has(p));
+      // Every count of the period is checked against the derived rides (nothing stored is trusted): a
+      // person's counts are rebuilt from their rides where one differs, as where their rides changed.
+      const stale = await findStaleCounts(s, readyIds, labels, derived);
       await refreshPersonPeriodCounts(s.db, [
         ...touched,
-        ...ids.flatMap((personId) => quarters.map((quarter) => ({ personId, quarter }))),
+        ...stale.flatMap((personId) => quarters.map((quarter) => ({ personId, quarter }))),
       ]);
       await recordAnomalies(s.db, judged.anomalies);
-      await recordBusyDays(s.db, judged.rides, rules);
+      // R13 busy days: the period's days from the derived rides (each of those days is derived whole);
+      // a day outside the period is only partly derived, so its rides are counted in the database.
+      const busy = busyDaysOf(derived, maxRidesPerDay(rules));
+      if (busy) await recordAnomalies(s.db, busy);
+      await recordBusyDays(s.db, busy ? judged.rides.filter((r) => !inPeriod(r)) : judged.rides, rules);
     }
     // Persons whose groups may reach beyond the loaded window: the engine widens its window.
     if (uncertain.length > 0) await engineRides(s, uncertain);
@@ -305,7 +312,8 @@ export async function recomputePeriod(
     for (let i = 0; i < persons.length; i += personChunk) {
       const chunk = persons.slice(i, i + personChunk);
       await withBulkTransaction(db, async (s) => {
-        await lockPersonBuckets(s.db, chunk);
+        await setRecomputePersons(s, chunk);
+        await lockRecomputePersons(s);
         await tuneRecomputeSession(s);
         if (options.engineRides) await engineRides(s, chunk);
         else await bulkRides(s, chunk);
@@ -319,6 +327,11 @@ export async function recomputePeriod(
     const differ = volumeDiffs.differ;
     const t1 = performance.now();
     let maxAt = end;
+    // One slice (one transaction) and no key left to the engine: volume_daily is checked against the
+    // day sums of the judgements on the stream, in the slice's transaction, instead of by summing
+    // tap_boardings again afterwards (which took as long as a tenth of the recompute).
+    const sums = slices === 1 ? new DaySums(start, loadedToMs) : undefined;
+    let settled = false;
     for (let slice = 0; slice < slices; slice++) {
       await withBulkTransaction(db, async (s) => {
         if (!check) await lockVolumeRecompute(s.db, true);
@@ -341,6 +354,11 @@ export async function recomputePeriod(
         ) => {
           if (at > maxAt) maxAt = at;
           if (stored === boarding) return;
+          if (sums && !check) {
+            // The sums become those of the judgements as written.
+            if (stored !== null) sums.add(at, routeId, stored, -1);
+            sums.add(at, routeId, boarding, 1);
+          }
           changes.push({
             tapId,
             atMs: at,
@@ -407,6 +425,7 @@ export async function recomputePeriod(
           slice,
           slices,
           (type, medium, vehicle, tapId, at, routeId, stored) => {
+            if (sums && stored !== null) sums.add(at, routeId, stored, 1);
             if (count === 0 || vehicle !== keyVehicle || medium !== keyMedium || type !== keyType) {
               judge();
               keyType = type;
@@ -447,29 +466,55 @@ export async function recomputePeriod(
               );
           }
         }
+        if (sums && fallback.length === 0) {
+          const toDate = shanghaiDateOfMs(maxAt + DAY);
+          await settleVolumeDaily(s.db, sums.rows(toDate), shanghaiDateOfMs(start), toDate);
+          settled = true;
+        }
       });
       progress(1);
     }
-    const fromDate = shanghaiDateOfMs(start);
-    const toDate = shanghaiDateOfMs(maxAt + DAY);
-    if (check) {
-      const [stored, sums] = await Promise.all([
-        findVolumeDaily(db, fromDate, toDate),
-        sumBoardingsByDay(db, fromDate, toDate),
-      ]);
-      const key = (r: { serviceDate: string; routeId: string; boardings: number; taps: number }) =>
-        `${r.serviceDate} ${r.routeId} boardings=${r.boardings} taps=${r.taps}`;
-      const a = new Set(stored.map(key));
-      const bset = new Set(sums.map(key));
-      for (const k of a) if (!bset.has(k)) differ(`volume_daily stored ${k} (recomputed differs)`);
-      for (const k of bset) if (!a.has(k)) differ(`volume_daily recomputed ${k} (stored differs)`);
-    } else {
-      await db.transaction().execute(async (tx) => {
-        await lockVolumeRecompute(tx, true);
-        await rebuildVolumeDaily(tx, fromDate, toDate);
-      });
+    if (!settled) {
+      const fromDate = shanghaiDateOfMs(start);
+      const toDate = shanghaiDateOfMs(maxAt + DAY);
+      if (check) {
+        await settleVolumeDaily(db, await sumBoardingsByDay(db, fromDate, toDate), fromDate, toDate);
+      } else {
+        await db.transaction().execute(async (tx) => {
+          await lockVolumeRecompute(tx, true);
+          await rebuildVolumeDaily(tx, fromDate, toDate);
+        });
+      }
     }
     report.seconds.volume = (performance.now() - t1) / 1000;
+  };
+
+  /**
+   * volume_daily of Shanghai dates [fromDate, toDate) against the day sums `want`: checking lists the
+   * rows that differ (as stored, then as recomputed), otherwise those rows are written.
+   */
+  const settleVolumeDaily = async (
+    conn: Database,
+    want: readonly VolumeDailyRow[],
+    fromDate: string,
+    toDate: string,
+  ): Promise<void> => {
+    const stored = await findVolumeDaily(conn, fromDate, toDate);
+    const key = (r: VolumeDailyRow) => `${r.serviceDate} ${r.routeId} boardings=${r.boardings} taps=${r.taps}`;
+    const a = new Set(stored.map(key));
+    const b = new Set(want.map(key));
+    if (check) {
+      for (const k of a) if (!b.has(k)) volumeDiffs.differ(`volume_daily stored ${k} (recomputed differs)`);
+      for (const k of b) if (!a.has(k)) volumeDiffs.differ(`volume_daily recomputed ${k} (stored differs)`);
+      return;
+    }
+    const place = (r: { serviceDate: string; routeId: string }) => `${r.serviceDate} ${r.routeId}`;
+    const wanted = new Set(want.map(place));
+    await writeVolumeDaily(
+      conn,
+      want.filter((r) => !a.has(key(r))),
+      stored.filter((r) => !wanted.has(place(r))),
+    );
   };
 
   if (options.parallel ?? true) {
@@ -482,6 +527,135 @@ export async function recomputePeriod(
   report.differences = [...rideDiffs.list, ...volumeDiffs.list].slice(0, 100);
   report.differenceCount = rideDiffs.count + volumeDiffs.count;
   return report;
+}
+
+/**
+ * Taps and boardings per Shanghai date and route, as volume_daily holds them, for the dates from the
+ * period's start (a Shanghai midnight: Asia/Shanghai keeps UTC+8 all year, see `shanghaiDateOfMs`) to
+ * the end of the loaded window.
+ */
+class DaySums {
+  private readonly byRoute = new Map<string, Int32Array>();
+  private readonly days: number;
+
+  constructor(
+    private readonly fromMs: number,
+    toMs: number,
+  ) {
+    this.days = Math.ceil((toMs - fromMs) / DAY);
+  }
+
+  /** Counts (sign 1) or uncounts (-1) one judged tap. */
+  add(at: number, routeId: string, boarding: boolean, sign: 1 | -1): void {
+    const d = Math.floor((at - this.fromMs) / DAY);
+    if (d < 0 || d >= this.days) return;
+    let a = this.byRoute.get(routeId);
+    if (!a) this.byRoute.set(routeId, (a = new Int32Array(2 * this.days)));
+    a[2 * d] = a[2 * d]! + sign;
+    if (boarding) a[2 * d + 1] = a[2 * d + 1]! + sign;
+  }
+
+  /** The rows of dates before `toDate`, with at least one tap. */
+  rows(toDate: string): VolumeDailyRow[] {
+    const out: VolumeDailyRow[] = [];
+    for (const [routeId, a] of this.byRoute)
+      for (let d = 0; d < this.days; d++) {
+        const serviceDate = shanghaiDateOfMs(this.fromMs + d * DAY);
+        if (serviceDate >= toDate) break;
+        if (a[2 * d]! > 0) out.push({ serviceDate, routeId, boardings: a[2 * d + 1]!, taps: a[2 * d]! });
+      }
+    return out;
+  }
+}
+
+/**
+ * The chunk's persons whose stored counts of the labels differ from what `refreshPersonPeriodCounts`
+ * would store from the derived rides of the period (a quarter: its counted rides, the last one's time
+ * and the highest rules version of all its rides, when it has any; a year: the same over its
+ * quarters). The derived rides come person by person, each in time order (as they are judged); a
+ * person met twice is taken as stale rather than trusted.
+ */
+async function findStaleCounts(
+  s: BulkSession,
+  persons: readonly string[],
+  labels: readonly string[],
+  derived: readonly RideRow[],
+): Promise<string[]> {
+  const stale = new Set<string>();
+  const expected = new Map<string, string>();
+  for (let i = 0; i < derived.length; ) {
+    const personId = derived[i]!.personId;
+    let j = i;
+    while (j < derived.length && derived[j]!.personId === personId) j++;
+    for (const label of labels) {
+      let rides = 0;
+      let total = 0;
+      let last: number | null = null;
+      let rulesVersion = '';
+      for (let k = i; k < j; k++) {
+        const r = derived[k]!;
+        if (r.quarter !== label && !(label.length === 4 && r.quarter.startsWith(label))) continue;
+        total++;
+        if (r.rulesVersion > rulesVersion) rulesVersion = r.rulesVersion;
+        if (r.counted) {
+          rides++;
+          if (last === null || r.atMs > last) last = r.atMs;
+        }
+      }
+      const key = `${personId}:${label}`;
+      if (expected.has(key)) stale.add(personId);
+      if (total > 0) expected.set(key, `${rides}/${last ?? '-'}/${rulesVersion}`);
+    }
+    i = j;
+  }
+  const mine = new Set(persons);
+  await streamPersonsCounts(s, labels, (personId, period, rides, lastMs, rulesVersion) => {
+    if (!mine.has(personId)) return;
+    const key = `${personId}:${period}`;
+    if (expected.get(key) !== `${rides}/${lastMs ?? '-'}/${rulesVersion}`) stale.add(personId);
+    expected.delete(key);
+  });
+  // Counts the store lacks.
+  for (const key of expected.keys()) stale.add(key.slice(0, key.indexOf(':')));
+  return persons.filter((p) => stale.has(p));
+}
+
+/**
+ * R13 "more than `max` counted rides on a day" over the derived rides of the period, which come person
+ * by person in time order (as they are judged), so that a person's day is a run of rides. Undefined
+ * when they do not (a person met twice): the caller counts in the database instead.
+ */
+function busyDaysOf(derived: readonly RideRow[], max: number): NewAnomaly[] | undefined {
+  const busy: NewAnomaly[] = [];
+  const done = new Set<string>();
+  for (let i = 0; i < derived.length; ) {
+    const first = derived[i]!;
+    const personId = first.personId;
+    if (i === 0 || derived[i - 1]!.personId !== personId) {
+      if (done.has(personId)) return undefined;
+      done.add(personId);
+    }
+    const date = shanghaiDateOfMs(first.atMs);
+    let rides = 0;
+    let j = i;
+    for (; j < derived.length; j++) {
+      const r = derived[j]!;
+      if (r.personId !== personId || shanghaiDateOfMs(r.atMs) !== date) break;
+      const previous = derived[j - 1];
+      if (previous?.personId === personId && r.atMs < previous.atMs) return undefined;
+      if (r.counted) rides++;
+    }
+    if (rides > max)
+      busy.push({
+        kind: 'rides_per_day',
+        personId,
+        period: first.quarter,
+        key: `${personId}:${date}`,
+        details: { date, rides },
+      });
+    i = j;
+  }
+  return busy;
 }
 
 function formatRide(r: RideRow): string {

@@ -224,12 +224,13 @@ export function judgeReadyPersons(
 /**
  * `judgeReadyPersons` one person at a time: the facts are indexed once, then each ready person's rides,
  * stretch and anomalies are appended to `out` (the recompute judges a person as soon as their taps
- * have streamed past, so that their taps and groups die young).
+ * have streamed past, so that their taps and groups die young). The person's ratings by rated tap may
+ * be passed with them instead of in `facts` (the recompute streams them with the taps).
  */
 export function personJudge(
   facts: LoadedFacts,
   opts: Pick<RederiveOptions, 'rules' | 'cityRoutes'>,
-): (r: ReadyPerson, out: JudgedPersons) => void {
+): (r: ReadyPerson, out: JudgedPersons, ratingsByTap?: ReadonlyMap<number, readonly number[]>) => void {
   const empBy = groupBy(facts.employments, (e) => e.personId);
   const exclBy = groupBy(facts.exclusions, (e) => e.personId);
   const ratings = facts.ratings;
@@ -240,10 +241,10 @@ export function personJudge(
   const ctx = { cityRoutes: opts.cityRoutes, rulesFor: (year: number) => opts.rules.rulesFor(year) };
   const seconds = opts.rules.rulesFor(2022).anomalyTwoVehiclesSeconds;
 
-  return (r, out) => {
+  return (r, out, ratingsByTap) => {
     const personFacts = {
       employments: (empBy.get(r.personId) ?? []) as EmploymentSpan[],
-      ratingsByTap: ratingsBy.get(r.personId) ?? none,
+      ratingsByTap: ratingsByTap ?? ratingsBy.get(r.personId) ?? none,
       exclusions: (exclBy.get(r.personId) ?? []).map((e): ExclusionFact => ({
         period: e.period,
         tapId: e.tapId,
@@ -324,6 +325,11 @@ function sameRide(a: RideRow, b: RideRow): boolean {
 }
 
 /** R13: days of the re-derived stretches with more than the allowed counted rides. */
+/** R13's daily limit (one for the whole programme: the first year's). */
+export function maxRidesPerDay(rules: RuleBook): number {
+  return rules.rulesFor(2022).anomalyMaxRidesPerDay;
+}
+
 export async function recordBusyDays(db: Db, rides: readonly RideRow[], rules: RuleBook): Promise<void> {
   const counted = rides.filter((r) => r.counted);
   if (counted.length === 0) return;
@@ -335,7 +341,7 @@ export async function recordBusyDays(db: Db, rides: readonly RideRow[], rules: R
     hi = Math.max(hi, r.atMs);
   }
   const persons = [...new Set(counted.map((r) => r.personId))];
-  const max = rules.rulesFor(2022).anomalyMaxRidesPerDay;
+  const max = maxRidesPerDay(rules);
   const busy = await findBusyDaysOfPersons(db, persons, lo - DAY, hi + DAY, max);
   const inStretch = new Set(counted.map((r) => `${r.personId}|${shanghaiDateOfMs(r.atMs)}`));
   await recordAnomalies(

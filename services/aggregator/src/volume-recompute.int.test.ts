@@ -177,6 +177,26 @@ describe('recompute: R14 by hash slices = reference', () => {
             expect(check.differences.some((d) => d.includes(`tap ${victim.id} `))).toBe(true);
             await recomputePeriod(t.db, '2023');
             expect((await recomputePeriod(t.db, '2023', { check: true })).differences).toEqual([]);
+
+            // wrong day sums (a row off by one, a row that should not be there) are found and repaired,
+            // with the stream's sums (one slice) as with a sum of the stored judgements (several)
+            const slices = 1 + (pick % 3);
+            const some = vol.rows[pick % vol.rows.length]!;
+            await sql`UPDATE volume_daily SET boardings = boardings + 1 WHERE service_date = ${some.d}::date AND route_id = ${some.route_id}`.execute(
+              t.db,
+            );
+            await sql`INSERT INTO volume_daily (service_date, route_id, boardings, taps) VALUES ('2023-06-15', 'R9', 1, 1)`.execute(
+              t.db,
+            );
+            const found = await recomputePeriod(t.db, '2023', { check: true, volumeSlices: slices });
+            expect(found.differences.filter((d) => d.startsWith('volume_daily stored ')).length).toBe(2);
+            await recomputePeriod(t.db, '2023', { volumeSlices: slices });
+            const again = await sql<{ d: string; route_id: string; boardings: number; taps: number }>`
+            SELECT service_date::text AS d, route_id, boardings, taps FROM volume_daily
+            WHERE service_date >= '2023-01-01' AND service_date < '2024-01-01' AND taps > 0`.execute(t.db);
+            expect(
+              new Map(again.rows.map((r) => [`${r.d}|${r.route_id}`, `${r.boardings}/${r.taps}`])),
+            ).toEqual(sums);
           }
         },
       ),

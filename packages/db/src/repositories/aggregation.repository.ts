@@ -162,11 +162,21 @@ export interface EmploymentFactRow {
   employerCityArea: boolean;
 }
 
+/**
+ * The persons a fact query is for: their ids, or `'rc_persons'`: everyone in the recompute's table of
+ * its chunk (set by `setRecomputePersons` in the same transaction), which spares sending and parsing
+ * tens of thousands of ids once more.
+ */
+export type PersonSet = readonly string[] | 'rc_persons';
+
+function personIn(column: string, persons: PersonSet) {
+  return persons === 'rc_persons'
+    ? sql<boolean>`${sql.ref(column)} IN (SELECT person_id FROM rc_persons)`
+    : sql<boolean>`${sql.ref(column)} = ANY(${persons}::uuid[])`;
+}
+
 /** In-service intervals (R2) of the persons, with their employers' type and city-area flag. */
-export async function findEmploymentFacts(
-  db: Db,
-  personIds: readonly string[],
-): Promise<EmploymentFactRow[]> {
+export async function findEmploymentFacts(db: Db, personIds: PersonSet): Promise<EmploymentFactRow[]> {
   if (personIds.length === 0) return [];
   const { rows } = await sql<{
     person_id: string;
@@ -177,7 +187,7 @@ export async function findEmploymentFacts(
   }>`
     SELECT e.person_id, lower(e.in_service) AS from_date, upper(e.in_service) AS to_date, r.type, r.city_area
     FROM employments e JOIN employers r ON r.code = e.employer_code
-    WHERE e.person_id = ANY(${personIds}::uuid[])`.execute(db);
+    WHERE ${personIn('e.person_id', personIds)}`.execute(db);
   return rows.map((r) => ({
     personId: r.person_id,
     fromDate: r.from_date ?? '0000-01-01',
@@ -194,12 +204,12 @@ export interface ExclusionFactRow {
 }
 
 /** Office exclusions in force (not revoked) for the persons. */
-export async function findExclusionFacts(db: Db, personIds: readonly string[]): Promise<ExclusionFactRow[]> {
+export async function findExclusionFacts(db: Db, personIds: PersonSet): Promise<ExclusionFactRow[]> {
   if (personIds.length === 0) return [];
   const rows = await db
     .selectFrom('exclusions')
     .select(['person_id', 'period', 'tap_id'])
-    .where('person_id', 'in', personIds)
+    .where(personIn('person_id', personIds))
     .where('revoked_at', 'is', null)
     .execute();
   return rows.map((r) => ({ personId: r.person_id, period: r.period, tapId: r.tap_id }));

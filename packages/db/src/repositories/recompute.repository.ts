@@ -22,14 +22,27 @@ function instant(ms: number): string {
 
 const EPOCH_MS = (column: string) => `floor(extract(epoch FROM ${column}) * 1000)::int8`;
 
-/** Puts the chunk's persons into `rc_persons` (dropped at commit) for the statements below. */
+/**
+ * Puts the chunk's persons (distinct ids) into `rc_persons` (dropped at commit) for the statements
+ * below, with COPY where there is one: tens of thousands of ids as one array parameter cost more to
+ * send and parse than the statements that use them.
+ */
 export async function setRecomputePersons(s: BulkSession, personIds: readonly string[]): Promise<void> {
   await sql`CREATE TEMP TABLE IF NOT EXISTS rc_persons (person_id uuid PRIMARY KEY) ON COMMIT DROP`.execute(
     s.db,
   );
   await sql`TRUNCATE rc_persons`.execute(s.db);
-  await sql`INSERT INTO rc_persons SELECT DISTINCT unnest(${[...personIds]}::uuid[])`.execute(s.db);
+  const ids = [...new Set(personIds)];
+  if (s.copyIn) await s.copyIn('rc_persons', ['person_id'], ids.map((p) => [p]));
+  else await sql`INSERT INTO rc_persons SELECT unnest(${ids}::uuid[])`.execute(s.db);
   await sql`ANALYZE rc_persons`.execute(s.db);
+}
+
+/** `lockPersonBuckets` for the persons in `rc_persons`: the same buckets (of their ids' text), in order. */
+export async function lockRecomputePersons(s: BulkSession): Promise<void> {
+  await sql`
+    SELECT pg_advisory_xact_lock(74120, b.b)
+    FROM (SELECT DISTINCT hashtext(person_id::text) & 1023 AS b FROM rc_persons ORDER BY 1) b`.execute(s.db);
 }
 
 /** Sorts and hashes of a whole period in memory; no JIT (compiling costs more than it saves here). */
@@ -54,38 +67,32 @@ function interner(): (id: string) => string {
   };
 }
 
-/** The chunk's persons' taps in [from, to) (R1), ordered by person, then (ms, tap id). Positional: no object per row. */
+/**
+ * The chunk's persons' taps in [from, to) (R1), ordered by person, then (ms, tap id), each with the
+ * time of a rating of it by that person made from `from` on (NaN when none; a tap rated twice comes
+ * on two rows in a row). One stream instead of two: a person's taps and ratings arrive together, and
+ * no index of the chunk's ratings outlives the person. Positional: no object per row.
+ */
 export async function streamPersonsTaps(
   s: BulkSession,
   fromMs: number,
   toMs: number,
-  fn: (personId: string, tapId: number, at: number, vehicleId: string, routeId: string) => void,
+  fn: (personId: string, tapId: number, at: number, vehicleId: string, routeId: string, ratedAtMs: number) => void,
 ): Promise<void> {
   const person = interner();
+  let last = '';
   const lo = instant(fromMs);
   const hi = instant(toMs);
   await s.rows(
-    `SELECT b.person_id, x.tap_id, ${EPOCH_MS('x.tapped_at')} AS at, x.vehicle_id, x.route_id
+    `SELECT b.person_id, x.tap_id, ${EPOCH_MS('x.tapped_at')} AS at, x.vehicle_id, x.route_id, ${EPOCH_MS('r.rated_at')} AS rated
      FROM rc_persons p JOIN media_bindings b ON b.person_id = p.person_id AND b.valid && tstzrange(${lo}, ${hi})
      JOIN taps x ON x.media_type = b.media_type AND x.media_key = b.media_key
       AND x.tapped_at >= ${lo} AND x.tapped_at < ${hi}
       AND x.tapped_at >= greatest(lower(b.valid), ${lo}) AND x.tapped_at < least(coalesce(upper(b.valid), 'infinity'::timestamptz), ${hi})
+     LEFT JOIN ratings r ON r.person_id = b.person_id AND r.tap_id = x.tap_id AND r.rated_at >= ${lo}
      ORDER BY 1, 3, 2`,
-    (r) => fn(person(r.str(0)!), r.int(1), r.int(2), r.str(3)!, r.str(4)!),
-  );
-}
-
-/** Ratings by the chunk's persons made from `fromMs` on (a rating follows its ride). */
-export async function streamPersonsRatings(
-  s: BulkSession,
-  fromMs: number,
-  fn: (personId: string, tapId: number, ratedAtMs: number) => void,
-): Promise<void> {
-  const person = interner();
-  await s.rows(
-    `SELECT r.person_id, r.tap_id, ${EPOCH_MS('r.rated_at')} AS rated
-     FROM ratings r JOIN rc_persons p ON p.person_id = r.person_id WHERE r.rated_at >= ${instant(fromMs)}`,
-    (r) => fn(person(r.str(0)!), r.int(1), r.int(2)),
+    // A person's rows come together: their id is made once, not per tap.
+    (r) => fn(r.eq(0, last) ? last : (last = person(r.str(0)!)), r.int(1), r.int(2), r.str(3)!, r.str(4)!, r.int(5)),
   );
 }
 
@@ -158,28 +165,19 @@ export async function streamPersonsStoredRides(
 
 const PERIOD_LABEL = /^\d{4}(-Q[1-4])?$/;
 
-/** The chunk's persons with a stored count of one of the periods. */
-export async function findPersonsWithCounts(s: BulkSession, labels: readonly string[]): Promise<string[]> {
-  if (labels.length === 0) return [];
-  const { rows } = await sql<{ person_id: string }>`
-    SELECT DISTINCT c.person_id FROM person_period_counts c JOIN rc_persons p ON p.person_id = c.person_id
-    WHERE c.period = ANY(${[...labels]}::text[])`.execute(s.db);
-  return rows.map((r) => r.person_id);
-}
-
 /** The chunk's persons' stored counts of the periods. */
 export async function streamPersonsCounts(
   s: BulkSession,
   labels: readonly string[],
-  fn: (personId: string, period: string, rides: number, lastMs: number | null) => void,
+  fn: (personId: string, period: string, rides: number, lastMs: number | null, rulesVersion: string) => void,
 ): Promise<void> {
   for (const l of labels) if (!PERIOD_LABEL.test(l)) throw new Error(`recompute: bad period label ${l}`);
   if (labels.length === 0) return;
   await s.rows(
-    `SELECT c.person_id, c.period, c.rides, ${EPOCH_MS('c.last_counted_at')} AS last
+    `SELECT c.person_id, c.period, c.rides, ${EPOCH_MS('c.last_counted_at')} AS last, c.rules_version
      FROM person_period_counts c JOIN rc_persons p ON p.person_id = c.person_id
      WHERE c.period IN (${labels.map((l) => `'${l}'`).join(', ')})`,
-    (r) => fn(r.str(0)!, r.str(1)!, r.int(2), r.isNull(3) ? null : r.int(3)),
+    (r) => fn(r.str(0)!, r.str(1)!, r.int(2), r.isNull(3) ? null : r.int(3), r.str(4)!),
   );
 }
 

@@ -306,6 +306,26 @@ export async function sumBoardingsByDay(db: Db, fromDate: string, toDate: string
   }));
 }
 
+/** Upserts volume_daily rows and deletes others (the recompute's corrections of the rows that differ). */
+export async function writeVolumeDaily(
+  db: Db,
+  rows: readonly VolumeDailyRow[],
+  gone: readonly { serviceDate: string; routeId: string }[],
+): Promise<void> {
+  if (gone.length > 0)
+    await sql`
+      DELETE FROM volume_daily v
+      USING unnest(${gone.map((g) => g.serviceDate)}::date[], ${gone.map((g) => g.routeId)}::text[]) AS g(d, r)
+      WHERE v.service_date = g.d AND v.route_id = g.r`.execute(db);
+  if (rows.length > 0)
+    await sql`
+      INSERT INTO volume_daily (service_date, route_id, boardings, taps)
+      SELECT * FROM unnest(${rows.map((r) => r.serviceDate)}::date[], ${rows.map((r) => r.routeId)}::text[],
+                           ${rows.map((r) => r.boardings)}::int[], ${rows.map((r) => r.taps)}::int[])
+      ON CONFLICT (service_date, route_id) DO UPDATE SET
+        boardings = excluded.boardings, taps = excluded.taps, updated_at = now()`.execute(db);
+}
+
 /** Replaces volume_daily for Shanghai dates in [fromDate, toDate) by the sums of the stored judgements. */
 export async function rebuildVolumeDaily(db: Db, fromDate: string, toDate: string): Promise<void> {
   await sql`DELETE FROM volume_daily WHERE service_date >= ${fromDate}::date AND service_date < ${toDate}::date`.execute(
