@@ -19,6 +19,7 @@ import {
   findEmploymentFacts,
   findExclusionFacts,
   findPersonsActiveIn,
+  analyzeRecomputedTables,
   findVolumeDaily,
   lockRecomputePersons,
   lockVolumeRecompute,
@@ -103,6 +104,9 @@ const TAPS_PER_CHUNK = 1_000_000;
  */
 const TAPS_PER_SLICE = 2_000_000;
 
+/** Rows rewritten from which the recompute refreshes the planner's statistics of what it wrote. */
+const ANALYZE_AFTER_ROWS = 10_000;
+
 const ALL_STARTS: ReadonlySet<number> = { has: () => true } as unknown as ReadonlySet<number>;
 
 /** A difference: its text, or a function making it (only the first 100 texts are made). */
@@ -135,10 +139,12 @@ export async function recomputePeriod(
   const cityRoutes = new Set(await findCityRouteIds(db));
   const check = options.check ?? false;
   const opts = { rules, cityRoutes, mode: 'raw' as const, dryRun: check };
-  const persons = await findPersonsActiveIn(db, start, end, labels);
   const loadedFromMs = start - MARGIN;
   const loadedToMs = end + MARGIN;
-  const loadedTaps = await countTapsIn(db, loadedFromMs, loadedToMs);
+  const [persons, loadedTaps] = await Promise.all([
+    findPersonsActiveIn(db, start, end, labels),
+    countTapsIn(db, loadedFromMs, loadedToMs),
+  ]);
   const personChunk =
     options.personChunk ??
     Math.max(200, Math.floor((persons.length * TAPS_PER_CHUNK) / Math.max(1, loadedTaps)));
@@ -163,6 +169,8 @@ export async function recomputePeriod(
     options.onProgress?.(done, total);
   };
   const inPeriod = (r: RideRow) => r.atMs >= start && r.atMs < end;
+  /** Rides and judgements written (deleted, inserted or changed). */
+  let written = 0;
 
   /** Check mode: the chunk's derived rides of the period against the stored ones, and their counts. */
   const compare = async (s: BulkSession, chunk: readonly string[], derived: readonly RideRow[]) => {
@@ -281,6 +289,7 @@ export async function recomputePeriod(
           );
         },
       );
+      written += gone.length + changed.length;
       const touched = [
         ...(await deleteRides(s.db, gone)),
         ...(await writeRides(
@@ -449,7 +458,10 @@ export async function recomputePeriod(
         );
         judge();
         report.volumeKeys += keys;
-        if (!check) await writeBoardingChanges(s, changes);
+        if (!check) {
+          await writeBoardingChanges(s, changes);
+          written += changes.length;
+        }
         if (fallback.length > 0) {
           // Keys with no reset point within a day of the period: the engine widens their window (and writes, unless checking).
           const v = await rederiveVolume(s.db, fallback, opts);
@@ -524,6 +536,10 @@ export async function recomputePeriod(
     await ridesPhase();
     await volumePhase();
   }
+  // Many rows rewritten (a period never counted, or rules changed): the planner's statistics of the
+  // tables are refreshed now rather than when autovacuum gets to them, so that what runs next (the
+  // worker, exports, a check) is planned on the new figures.
+  if (written >= ANALYZE_AFTER_ROWS) await analyzeRecomputedTables(db);
   report.differences = [...rideDiffs.list, ...volumeDiffs.list].slice(0, 100);
   report.differenceCount = rideDiffs.count + volumeDiffs.count;
   return report;

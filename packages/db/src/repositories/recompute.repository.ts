@@ -9,7 +9,8 @@
  * The statements are streamed with COPY, which takes no parameters: every value spliced into them is
  * a number, an instant this module formats, or a period label checked against its pattern.
  */
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import type { DB } from '../types';
 import type { BulkSession, RowCursor, TextRow } from '../bulk';
 import { deleteRides, replaceRideStretches, toPgInstant, type RideRow } from './aggregation.repository';
 import { applyBoardingChangesWithDeltas, type BoardingChange, type VolumeDelta } from './volume.repository';
@@ -45,10 +46,16 @@ export async function lockRecomputePersons(s: BulkSession): Promise<void> {
     FROM (SELECT DISTINCT hashtext(person_id::text) & 1023 AS b FROM rc_persons ORDER BY 1) b`.execute(s.db);
 }
 
-/** Sorts and hashes of a whole period in memory; no JIT (compiling costs more than it saves here). */
+/**
+ * Sorts and hashes of a whole period in memory; no JIT (compiling costs more than it saves here); no
+ * parallel workers: the two phases already keep two backends and Node busy, and on the 2-core machine
+ * the workers' start and gather cost more than they gave (the synthetic year: 2.7–3.5 s without,
+ * 3.1–3.6 s with, in the same run).
+ */
 export async function tuneRecomputeSession(s: BulkSession): Promise<void> {
   await sql`SET LOCAL work_mem = '256MB'`.execute(s.db);
   await sql`SET LOCAL jit = off`.execute(s.db);
+  await sql`SET LOCAL max_parallel_workers_per_gather = 0`.execute(s.db);
 }
 
 /**
@@ -179,6 +186,11 @@ export async function streamPersonsCounts(
      WHERE c.period IN (${labels.map((l) => `'${l}'`).join(', ')})`,
     (r) => fn(r.str(0)!, r.str(1)!, r.int(2), r.isNull(3) ? null : r.int(3), r.str(4)!),
   );
+}
+
+/** Refreshes the planner's statistics of the tables a recompute writes. */
+export async function analyzeRecomputedTables(db: Kysely<DB>): Promise<void> {
+  await sql`ANALYZE rides, tap_boardings, person_period_counts, volume_daily`.execute(db);
 }
 
 /** A tap of the volume stream: its key, and its stored judgement (null when not judged yet). */
