@@ -29,10 +29,15 @@ export interface ExclusionFact {
   tapId: number | null;
 }
 
+/** A person's ratings by rated tap: the times of each tap's ratings (a Map, or any such lookup). */
+export interface RatingsByTap {
+  get(tapId: number): ArrayLike<number> | undefined;
+}
+
 export interface PersonFacts {
   employments: readonly EmploymentSpan[];
   /** The person's ratings, by the tap they name. */
-  ratingsByTap: ReadonlyMap<number, readonly number[]>;
+  ratingsByTap: RatingsByTap;
   exclusions: readonly ExclusionFact[];
 }
 

@@ -85,8 +85,11 @@ export function isRouteEligible(routeId: string, cityRoutes: ReadonlySet<string>
 }
 
 /** R5: rated with ride time ≤ ratedAt ≤ ride time + ratingWindowDays. Any score counts. */
-export function isRatedInWindow(rideAtMs: number, ratedAtMs: readonly number[], rules: Rules): boolean {
+export function isRatedInWindow(rideAtMs: number, ratedAtMs: ArrayLike<number>, rules: Rules): boolean {
   const last = rideAtMs + rules.ratingWindowDays * DAY_MS;
-  for (const r of ratedAtMs) if (r >= rideAtMs && r <= last) return true;
+  for (let i = 0; i < ratedAtMs.length; i++) {
+    const r = ratedAtMs[i]!;
+    if (r >= rideAtMs && r <= last) return true;
+  }
   return false;
 }

@@ -28,6 +28,7 @@ import {
   refreshPersonPeriodCounts,
   setRecomputePersons,
   streamPersonsCounts,
+  streamPersonsRatings,
   streamPersonsStoredRides,
   streamPersonsTaps,
   streamVolumeSlice,
@@ -55,6 +56,7 @@ import {
   quartersOf,
   shanghaiDateOfMs,
   type DerivedRide,
+  type RatingsByTap,
   type RideTap,
 } from '@ridetally/domain';
 import {
@@ -210,8 +212,17 @@ export async function recomputePeriod(
 
   /** One chunk of persons in bulk: load, plan and judge with the domain rules, write or compare. */
   const bulkRides = async (s: BulkSession, chunk: string[]): Promise<void> => {
-    // Each person is planned and judged as soon as their taps (with their ratings) have streamed past:
-    // their taps, groups and ratings die young.
+    // The chunk's ratings first, a few typed arrays per person; then each person is planned and judged
+    // as soon as their taps have streamed past: their taps and groups die young.
+    const pairs = new Map<string, number[]>();
+    await streamPersonsRatings(s, loadedFromMs, (personId, tapId, ratedAtMs) => {
+      let list = pairs.get(personId);
+      if (!list) pairs.set(personId, (list = []));
+      list.push(tapId, ratedAtMs);
+    });
+    const ratings = new Map<string, TapRatings>();
+    for (const [personId, list] of pairs) ratings.set(personId, new TapRatings(list));
+    pairs.clear();
     const judge = personJudge(
       {
         employments: await findEmploymentFacts(s.db, 'rc_persons'),
@@ -224,7 +235,7 @@ export async function recomputePeriod(
     const readyIds: string[] = [];
     const uncertain: string[] = [];
     const planned = new Set<string>();
-    const plan = (personId: string, taps: RideTap[], rated?: ReadonlyMap<number, readonly number[]>) => {
+    const plan = (personId: string, taps: RideTap[]) => {
       planned.add(personId);
       const p = planRegroup<RideTap>({
         taps,
@@ -237,33 +248,24 @@ export async function recomputePeriod(
       });
       if (p.kind === 'ready') {
         readyIds.push(personId);
-        judge({ personId, deleteFrom: p.deleteFrom, deleteTo: p.deleteTo, groups: p.groups }, judged, rated);
+        judge(
+          { personId, deleteFrom: p.deleteFrom, deleteTo: p.deleteTo, groups: p.groups },
+          judged,
+          ratings.get(personId) ?? NO_RATINGS,
+        );
       } else uncertain.push(personId);
     };
     let current: RideTap[] = [];
     let currentPerson = '';
-    /** The current person's ratings by rated tap. */
-    let rated = new Map<number, number[]>();
-    const flush = () => {
-      if (current.length > 0) plan(currentPerson, current, rated);
-    };
-    await streamPersonsTaps(s, loadedFromMs, loadedToMs, (personId, tapId, at, vehicleId, routeId, ratedAtMs) => {
+    await streamPersonsTaps(s, loadedFromMs, loadedToMs, (personId, tapId, at, vehicleId, routeId) => {
       if (personId !== currentPerson) {
-        flush();
+        if (current.length > 0) plan(currentPerson, current);
         currentPerson = personId;
         current = [];
-        rated = new Map<number, number[]>();
       }
-      const previous = current[current.length - 1];
-      // A tap rated twice comes again on the next row with its second rating.
-      if (previous?.tapId !== tapId) current.push({ tapId, at, vehicleId, routeId });
-      if (!Number.isNaN(ratedAtMs)) {
-        const list = rated.get(tapId);
-        if (list) list.push(ratedAtMs);
-        else rated.set(tapId, [ratedAtMs]);
-      }
+      current.push({ tapId, at, vehicleId, routeId });
     });
-    flush();
+    if (current.length > 0) plan(currentPerson, current);
     // The chunk's persons without a tap in the loaded window: their stored rides, if any, must go.
     for (const personId of chunk) if (!planned.has(personId)) plan(personId, []);
     const derived = judged.rides.filter(inPeriod);
@@ -544,6 +546,46 @@ export async function recomputePeriod(
   report.differenceCount = rideDiffs.count + volumeDiffs.count;
   return report;
 }
+
+/**
+ * One person's ratings by rated tap in two typed arrays sorted by tap: a few objects for the garbage
+ * collector to trace per person, not an array per rated tap (a chunk holds hundreds of thousands).
+ */
+class TapRatings implements RatingsByTap {
+  private readonly taps: Float64Array;
+  private readonly times: Float64Array;
+
+  /** From (tap id, rating time) pairs, flattened. */
+  constructor(pairs: readonly number[]) {
+    const n = pairs.length / 2;
+    const order = Array.from({ length: n }, (_, i) => i).sort(
+      (a, b) => pairs[2 * a]! - pairs[2 * b]! || pairs[2 * a + 1]! - pairs[2 * b + 1]!,
+    );
+    this.taps = new Float64Array(n);
+    this.times = new Float64Array(n);
+    for (let k = 0; k < n; k++) {
+      this.taps[k] = pairs[2 * order[k]!]!;
+      this.times[k] = pairs[2 * order[k]! + 1]!;
+    }
+  }
+
+  get(tapId: number): ArrayLike<number> | undefined {
+    const taps = this.taps;
+    let lo = 0;
+    let hi = taps.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (taps[mid]! < tapId) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === taps.length || taps[lo] !== tapId) return undefined;
+    let end = lo + 1;
+    while (end < taps.length && taps[end] === tapId) end++;
+    return this.times.subarray(lo, end);
+  }
+}
+
+const NO_RATINGS = new TapRatings([]);
 
 /**
  * Taps and boardings per Shanghai date and route, as volume_daily holds them, for the dates from the

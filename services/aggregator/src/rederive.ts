@@ -42,6 +42,7 @@ import {
   type EmploymentSpan,
   type ExclusionFact,
   type DerivedRide,
+  type RatingsByTap,
   type Ride,
   type RideTap,
   type TapPosition,
@@ -230,14 +231,14 @@ export function judgeReadyPersons(
 export function personJudge(
   facts: LoadedFacts,
   opts: Pick<RederiveOptions, 'rules' | 'cityRoutes'>,
-): (r: ReadyPerson, out: JudgedPersons, ratingsByTap?: ReadonlyMap<number, readonly number[]>) => void {
+): (r: ReadyPerson, out: JudgedPersons, ratingsByTap?: RatingsByTap) => void {
   const empBy = groupBy(facts.employments, (e) => e.personId);
   const exclBy = groupBy(facts.exclusions, (e) => e.personId);
   const ratings = facts.ratings;
   const ratingsBy: ReadonlyMap<string, ReadonlyMap<number, readonly number[]>> = isRatingIndex(ratings)
     ? ratings
     : new Map([...groupBy(ratings, (x) => x.personId)].map(([p, list]) => [p, indexRatings(list)]));
-  const none: ReadonlyMap<number, readonly number[]> = new Map();
+  const none: RatingsByTap = new Map<number, number[]>();
   const ctx = { cityRoutes: opts.cityRoutes, rulesFor: (year: number) => opts.rules.rulesFor(year) };
   const seconds = opts.rules.rulesFor(2022).anomalyTwoVehiclesSeconds;
 
