@@ -170,8 +170,13 @@ class CopyCursor implements RowCursor {
     const a = this.starts[k]!;
     const len = this.ends[k]! - a;
     if (len === v.length && this.text.startsWith(v, a)) return !v.includes('\\') || this.str(k) === v;
-    // A field with COPY escapes may still equal v once they are undone.
-    return len > v.length && this.text.lastIndexOf('\\', a + len - 1) >= a && this.str(k) === v;
+    // A field with COPY escapes may still equal v once they are undone. (The search for a backslash
+    // stays inside the field: lastIndexOf from its end ran back through the whole chunk when there
+    // was none, once per comparison of fields of different lengths.)
+    if (len <= v.length) return false;
+    const t = this.text;
+    for (let i = a; i < a + len; i++) if (t.charCodeAt(i) === BACKSLASH) return this.str(k) === v;
+    return false;
   }
 
   intsEq(k: number, v: readonly number[]): boolean {

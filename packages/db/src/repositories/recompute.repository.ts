@@ -235,6 +235,9 @@ export async function streamVolumeSlice(
     throw new Error('recompute: integer slices expected');
   const lo = instant(fromMs);
   const hi = instant(toMs);
+  let type = '';
+  let medium = '';
+  let vehicle = '';
   await s.rows(
     `SELECT t.media_type, t.media_key, t.vehicle_id, t.tap_id, ${EPOCH_MS('t.tapped_at')} AS at, t.route_id,
             CASE WHEN b.boarding THEN 1 WHEN NOT b.boarding THEN 0 END AS stored
@@ -243,8 +246,16 @@ export async function streamVolumeSlice(
      WHERE t.tapped_at >= ${lo} AND t.tapped_at < ${hi}
        ${slices > 1 ? `AND (hashtext(t.media_key) & 2147483647) % ${slices} = ${slice}` : ''}
      ORDER BY (hashtext(t.media_key)::int8 << 32) | (hashtext(t.vehicle_id)::int8 & 4294967295), t.media_key, t.vehicle_id, t.media_type, at, t.tap_id`,
-    (r) =>
-      fn(r.str(0)!, r.str(1)!, r.str(2)!, r.int(3), r.int(4), r.str(5)!, r.isNull(6) ? null : r.int(6) === 1),
+    (r) => {
+      // A key's rows come together: its strings are made once, and the same strings are passed again
+      // while it lasts (the caller's key comparisons are then of identical strings).
+      if (!(r.eq(1, medium) && r.eq(2, vehicle) && r.eq(0, type))) {
+        type = r.str(0)!;
+        medium = r.str(1)!;
+        vehicle = r.str(2)!;
+      }
+      fn(type, medium, vehicle, r.int(3), r.int(4), r.str(5)!, r.isNull(6) ? null : r.int(6) === 1);
+    },
   );
 }
 
