@@ -14,16 +14,17 @@
  */
 import { getHeapStatistics } from 'node:v8';
 import {
+  analyzeRecomputedTables,
   countTapsIn,
   deleteRides,
   findCityRouteIds,
   findEmploymentFacts,
   findExclusionFacts,
   findPersonsActiveIn,
-  analyzeRecomputedTables,
   findVolumeDaily,
   lockRecomputePersons,
   lockVolumeRecompute,
+  poolOf,
   rebuildVolumeDaily,
   recordAnomalies,
   refreshPersonPeriodCounts,
@@ -116,6 +117,8 @@ const TAPS_PER_PART = Math.max(
   250_000,
   Math.floor(getHeapStatistics().heap_size_limit / HEAP_BYTES_PER_TAP),
 );
+/** The same on PGlite (embedded), where a stream is one query result held whole (~300 bytes a row). */
+const TAPS_PER_PART_EMBEDDED = 1_000_000;
 
 /** Rows rewritten from which the recompute refreshes the planner's statistics of what it wrote. */
 const ANALYZE_AFTER_ROWS = 10_000;
@@ -158,10 +161,10 @@ export async function recomputePeriod(
     findPersonsActiveIn(db, start, end, labels),
     countTapsIn(db, loadedFromMs, loadedToMs),
   ]);
+  const part = poolOf(db) ? TAPS_PER_PART : TAPS_PER_PART_EMBEDDED;
   const personChunk =
-    options.personChunk ??
-    Math.max(200, Math.floor((persons.length * TAPS_PER_PART) / Math.max(1, loadedTaps)));
-  const slices = options.volumeSlices ?? Math.max(1, Math.ceil(loadedTaps / TAPS_PER_PART));
+    options.personChunk ?? Math.max(200, Math.floor((persons.length * part) / Math.max(1, loadedTaps)));
+  const slices = options.volumeSlices ?? Math.max(1, Math.ceil(loadedTaps / part));
   const total = persons.length + slices;
   const report: RecomputeReport = {
     period: label,
