@@ -22,7 +22,7 @@ import {
   findExclusionFacts,
   findPersonsActiveIn,
   findVolumeDaily,
-  lockRecomputePersons,
+  lockPersonBuckets,
   lockVolumeRecompute,
   poolOf,
   rebuildVolumeDaily,
@@ -338,7 +338,7 @@ export async function recomputePeriod(
       const chunk = persons.slice(i, i + personChunk);
       await withBulkTransaction(db, async (s) => {
         await setRecomputePersons(s, chunk);
-        await lockRecomputePersons(s);
+        await lockPersonBuckets(s.db, 'rc_persons');
         await tuneRecomputeSession(s);
         if (options.engineRides) await engineRides(s, chunk);
         else await bulkRides(s, chunk);

@@ -67,14 +67,19 @@ export async function findBatchPersonRangesIn(
   return rows.map((r) => ({ personId: r.person_id, fromMs: r.from_ms, toMs: r.to_ms }));
 }
 
-/** Serialises work on the same persons across workers (hashed buckets, taken in order: no deadlock). */
-export async function lockPersonBuckets(db: Db, personIds: readonly string[]): Promise<void> {
+/**
+ * Serialises work on the same persons across workers (hashed buckets of their ids' text, taken in
+ * order: no deadlock). `'rc_persons'`: the recompute's chunk (see `PersonSet`).
+ */
+export async function lockPersonBuckets(db: Db, personIds: PersonSet): Promise<void> {
   if (personIds.length === 0) return;
+  const ids =
+    personIds === 'rc_persons'
+      ? sql`SELECT person_id::text AS p FROM rc_persons`
+      : sql`SELECT unnest(${personIds}::text[]) AS p`;
   await sql`
     SELECT pg_advisory_xact_lock(74120, s.b)
-    FROM (SELECT DISTINCT hashtext(p) & 1023 AS b FROM unnest(${personIds}::text[]) p ORDER BY 1) s`.execute(
-    db,
-  );
+    FROM (SELECT DISTINCT hashtext(x.p) & 1023 AS b FROM (${ids}) x ORDER BY 1) s`.execute(db);
 }
 
 /**
@@ -163,9 +168,9 @@ export interface EmploymentFactRow {
 }
 
 /**
- * The persons a fact query is for: their ids, or `'rc_persons'`: everyone in the recompute's table of
- * its chunk (set by `setRecomputePersons` in the same transaction), which spares sending and parsing
- * tens of thousands of ids once more.
+ * The persons a fact query or a lock is for: their ids, or `'rc_persons'`: everyone in the
+ * recompute's table of its chunk (set by `setRecomputePersons` in the same transaction), which spares
+ * sending and parsing tens of thousands of ids once more.
  */
 export type PersonSet = readonly string[] | 'rc_persons';
 

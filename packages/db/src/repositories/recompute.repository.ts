@@ -39,13 +39,6 @@ export async function setRecomputePersons(s: BulkSession, personIds: readonly st
   await sql`ANALYZE rc_persons`.execute(s.db);
 }
 
-/** `lockPersonBuckets` for the persons in `rc_persons`: the same buckets (of their ids' text), in order. */
-export async function lockRecomputePersons(s: BulkSession): Promise<void> {
-  await sql`
-    SELECT pg_advisory_xact_lock(74120, b.b)
-    FROM (SELECT DISTINCT hashtext(person_id::text) & 1023 AS b FROM rc_persons ORDER BY 1) b`.execute(s.db);
-}
-
 /**
  * Sorts and hashes of a whole period in memory; no JIT (compiling costs more than it saves here); no
  * parallel workers: the two phases already keep two backends and Node busy, and on the 2-core machine
