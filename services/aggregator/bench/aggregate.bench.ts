@@ -5,8 +5,10 @@
  *     backlog of tap batches written as ingest writes them (taps + tap keys + one outbox entry);
  *  2. lag at a steady rate (default 10,000 taps/s): outbox created_at → processed_at, p50/p99;
  *  3. full recompute of a synthetic year (scaled: see BENCH_* below), taps/s — from nothing, with
- *     --check, and again on the consistent database — against a plain `GROUP BY` over the same taps
- *     measured in the same run, and the cost of writing the same number of rows alone.
+ *     --check, again on the consistent database, and BENCH_RECOMPUTE_REPEATS times (default 3, median
+ *     printed) after VACUUM ANALYZE — against a plain `GROUP BY` over the same taps measured in the
+ *     same run, and the cost of writing the same number of rows alone. The script runs node with the
+ *     CLI's young generation (BENCH_SEMI_SPACE_MB, default 64); BENCH_KEEP_DB=1 keeps the database.
  * Scale with BENCH_PERSONS, BENCH_YEAR_PERSONS, BENCH_PUBLIC_TAPS, BENCH_BACKLOG_TAPS, BENCH_RATE,
  * BENCH_STEADY_SECONDS; phases 1-2 start BENCH_WORKERS worker processes (default 1), each with
  * AGGREGATOR_CONCURRENCY jobs (default 2) and the other AGGREGATOR_* settings from the environment.
