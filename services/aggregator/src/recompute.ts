@@ -25,6 +25,7 @@ import {
   lockPersonBuckets,
   lockVolumeRecompute,
   poolOf,
+  readOneSnapshot,
   rebuildVolumeDaily,
   recordAnomalies,
   refreshPersonPeriodCounts,
@@ -33,6 +34,7 @@ import {
   streamPersonsRatings,
   streamPersonsStoredRides,
   streamPersonsTaps,
+  streamStoredJudgements,
   streamVolumeSlice,
   sumBoardingsByDay,
   tuneRecomputeSession,
@@ -45,6 +47,7 @@ import {
   type Database,
   type NewAnomaly,
   type RideRow,
+  type StoredJudgementSource,
   type StoredRideCursor,
   type VolumeDailyRow,
   type VolumeKeyRange,
@@ -113,10 +116,7 @@ const HEAP_BYTES_PER_TAP = 1_000;
  * the period's taps (2 M taps: 8.5–8.9 s in one part of each, 10.6–11.1 s in three chunks and two
  * slices, same run).
  */
-const TAPS_PER_PART = Math.max(
-  250_000,
-  Math.floor(getHeapStatistics().heap_size_limit / HEAP_BYTES_PER_TAP),
-);
+const TAPS_PER_PART = Math.max(250_000, Math.floor(getHeapStatistics().heap_size_limit / HEAP_BYTES_PER_TAP));
 /** The same on PGlite (embedded), where a stream is one query result held whole (~300 bytes a row). */
 const TAPS_PER_PART_EMBEDDED = 1_000_000;
 
@@ -359,7 +359,10 @@ export async function recomputePeriod(
     let settled = false;
     for (let slice = 0; slice < slices; slice++) {
       await withBulkTransaction(db, async (s) => {
-        if (!check) await lockVolumeRecompute(s.db, true);
+        // Checking takes no lock: one snapshot for the judgements and the taps read apart below
+        // (writing, the lock keeps the workers' judgements out, and must come before the snapshot).
+        if (check) await readOneSnapshot(s);
+        else await lockVolumeRecompute(s.db, true);
         await tuneRecomputeSession(s);
         // Only judgements that differ from the stored ones become changes (none, on a consistent database).
         const changes: BoardingChange[] = [];
@@ -449,6 +452,7 @@ export async function recomputePeriod(
           loadedToMs,
           slice,
           slices,
+          await readStoredJudgements(s, loadedFromMs, loadedToMs),
           (type, medium, vehicle, tapId, at, routeId, stored) => {
             if (sums && stored !== null) sums.add(at, routeId, stored, 1);
             if (count === 0 || vehicle !== keyVehicle || medium !== keyMedium || type !== keyType) {
@@ -528,7 +532,8 @@ export async function recomputePeriod(
     toDate: string,
   ): Promise<void> => {
     const stored = await findVolumeDaily(conn, fromDate, toDate);
-    const key = (r: VolumeDailyRow) => `${r.serviceDate} ${r.routeId} boardings=${r.boardings} taps=${r.taps}`;
+    const key = (r: VolumeDailyRow) =>
+      `${r.serviceDate} ${r.routeId} boardings=${r.boardings} taps=${r.taps}`;
     const a = new Set(stored.map(key));
     const b = new Set(want.map(key));
     if (check) {
@@ -602,6 +607,58 @@ class TapRatings implements RatingsByTap {
 const NO_RATINGS = new TapRatings([]);
 
 /**
+ * Tap ids of the judgements table above which the volume stream joins them in PostgreSQL instead: a
+ * span of ids this many times the judgements read (or 4 Mi, whichever is more) is a table of one byte
+ * per id that would be mostly empty (taps of the period ingested years apart).
+ */
+const JUDGEMENT_SPAN_PER_ROW = 8;
+
+/**
+ * The stored judgements of the taps in [from, to), for the volume stream to look up by tap id: a table
+ * of one byte per tap id between the least and the greatest (tap ids come from one sequence, so a
+ * period's are close together), 0 for none, 1 a repeat, 2 a boarding. The same answers as the join it
+ * replaces, at a fraction of PostgreSQL's time (the bench's default year: 0.6 s to read, against 2 s
+ * more for the joined stream); when the ids are too far apart, the stream joins after all.
+ */
+async function readStoredJudgements(
+  s: BulkSession,
+  fromMs: number,
+  toMs: number,
+): Promise<StoredJudgementSource> {
+  let ids = new Float64Array(1 << 16);
+  let flags = new Uint8Array(1 << 16);
+  let n = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  await streamStoredJudgements(s, fromMs, toMs, (tapId, boarding) => {
+    if (n === ids.length) {
+      const i2 = new Float64Array(2 * n);
+      i2.set(ids);
+      ids = i2;
+      const f2 = new Uint8Array(2 * n);
+      f2.set(flags);
+      flags = f2;
+    }
+    ids[n] = tapId;
+    flags[n++] = boarding ? 2 : 1;
+    if (tapId < min) min = tapId;
+    if (tapId > max) max = tapId;
+  });
+  if (n === 0) return { kind: 'lookup', get: () => null };
+  const span = max - min + 1;
+  if (span > Math.max(JUDGEMENT_SPAN_PER_ROW * n, 1 << 22)) return { kind: 'join' };
+  const table = new Uint8Array(span);
+  for (let i = 0; i < n; i++) table[ids[i]! - min] = flags[i]!;
+  return {
+    kind: 'lookup',
+    get: (tapId) => {
+      const f = tapId >= min && tapId <= max ? table[tapId - min]! : 0;
+      return f === 0 ? null : f === 2;
+    },
+  };
+}
+
+/**
  * Taps and boardings per Shanghai date and route, as volume_daily holds them, for the dates from the
  * period's start (a Shanghai midnight: Asia/Shanghai keeps UTC+8 all year, see `shanghaiDateOfMs`) to
  * the end of the loaded window.
@@ -655,7 +712,7 @@ async function findStaleCounts(
 ): Promise<string[]> {
   const stale = new Set<string>();
   const expected = new Map<string, string>();
-  for (let i = 0; i < derived.length; ) {
+  for (let i = 0; i < derived.length;) {
     const personId = derived[i]!.personId;
     let j = i;
     while (j < derived.length && derived[j]!.personId === personId) j++;
@@ -700,7 +757,7 @@ async function findStaleCounts(
 function busyDaysOf(derived: readonly RideRow[], max: number): NewAnomaly[] | undefined {
   const busy: NewAnomaly[] = [];
   const done = new Set<string>();
-  for (let i = 0; i < derived.length; ) {
+  for (let i = 0; i < derived.length;) {
     const first = derived[i]!;
     const personId = first.personId;
     if (i === 0 || derived[i - 1]!.personId !== personId) {
@@ -772,7 +829,8 @@ async function matchStored(
     else gone.push(row);
   });
   const changed: { r: RideRow; old: RideRow | undefined }[] = [];
-  for (let i = 0; i < derived.length; i++) if (same[i] === 0) changed.push({ r: derived[i]!, old: olds.get(i) });
+  for (let i = 0; i < derived.length; i++)
+    if (same[i] === 0) changed.push({ r: derived[i]!, old: olds.get(i) });
   return { changed, gone };
 }
 
