@@ -34,6 +34,27 @@ export interface RowCursor {
   eq(k: number, v: string): boolean;
   /** The column, as `ints` reads it, equals `v`, compared where it lies. */
   intsEq(k: number, v: readonly number[]): boolean;
+  /**
+   * The column's text (not NULL), as the string `cache` already holds for it when there is one: for a
+   * column of few distinct values read on every row (a route, a vehicle), one string per value rather
+   * than one per row. `cache` is a `stringCache()`.
+   */
+  shared(k: number, cache: StringCache): string;
+  /**
+   * Columns `from`…`to` as one opaque string, equal for two rows exactly when those columns are
+   * (compare it with `spanEq`): one comparison per row for a key of several columns.
+   */
+  span(from: number, to: number): string;
+  spanEq(from: number, to: number, span: string): boolean;
+}
+
+/** Strings by a hash of their text, for `RowCursor.shared`. */
+export type StringCache = (string | undefined)[];
+
+/** An empty cache of `size` (a power of two) strings for `RowCursor.shared`. */
+export function stringCache(size = 4096): StringCache {
+  if (!(size > 0 && (size & (size - 1)) === 0)) throw new Error('bulk: cache size must be a power of two');
+  return new Array<string | undefined>(size).fill(undefined);
 }
 
 export interface BulkSession {
@@ -110,6 +131,9 @@ async function plainRows(db: Kysely<DB>, query: string, fn: (row: RowCursor) => 
       const list = cursor.ints(k);
       return list.length === v.length && list.every((x, i) => x === v[i]);
     },
+    shared: (k) => textOf(values[k])!,
+    span: (from, to) => JSON.stringify(values.slice(from, to + 1).map(textOf)),
+    spanEq: (from, to, span) => cursor.span(from, to) === span,
   };
   for (const r of rows) {
     values = Object.values(r);
@@ -205,6 +229,35 @@ class CopyCursor implements RowCursor {
     return n === v.length;
   }
 
+  shared(k: number, cache: StringCache): string {
+    const t = this.text;
+    const a = this.starts[k]!;
+    const b = this.ends[k]!;
+    let h = b - a;
+    for (let i = a; i < b; i++) h = (Math.imul(h, 31) + t.charCodeAt(i)) | 0;
+    const slot = h & (cache.length - 1);
+    const v = cache[slot];
+    if (v !== undefined && this.eq(k, v)) return v;
+    const made = this.str(k);
+    if (made === null) throw new Error('bulk: shared() of a NULL column');
+    // V8 cuts a string of 13 characters or more as a slice holding on to the whole received chunk:
+    // the cache keeps a copy of its own.
+    return (cache[slot] = made.length < 13 ? made : Buffer.from(made, 'utf8').toString('utf8'));
+  }
+
+  /**
+   * The raw text of the columns: the same bytes always decode to the same string (a row holding
+   * non-ASCII bytes is decoded as UTF-8 whichever chunk it comes in), and COPY escapes deterministically.
+   */
+  span(from: number, to: number): string {
+    return this.text.slice(this.starts[from], this.ends[to]);
+  }
+
+  spanEq(from: number, to: number, span: string): boolean {
+    const a = this.starts[from]!;
+    return this.ends[to]! - a === span.length && this.text.startsWith(span, a);
+  }
+
   ints(k: number): number[] {
     const out: number[] = [];
     if (this.isNull(k)) return out;
@@ -286,7 +339,8 @@ class CopyOutReader {
 
   attach(stream: NodeJS.EventEmitter): void {
     const listeners = stream.listeners('data');
-    if (listeners.length !== 1) throw new Error(`bulk: ${listeners.length} data listeners on the connection, 1 expected`);
+    if (listeners.length !== 1)
+      throw new Error(`bulk: ${listeners.length} data listeners on the connection, 1 expected`);
     this.stream = stream;
     this.pgHandler = listeners[0] as (chunk: Buffer) => void;
     stream.removeListener('data', this.pgHandler);

@@ -11,7 +11,7 @@
  */
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../types';
-import type { BulkSession, RowCursor, TextRow } from '../bulk';
+import { stringCache, type BulkSession, type RowCursor, type TextRow } from '../bulk';
 import { deleteRides, replaceRideStretches, toPgInstant, type RideRow } from './aggregation.repository';
 import { applyBoardingChangesWithDeltas, type BoardingChange, type VolumeDelta } from './volume.repository';
 
@@ -96,7 +96,10 @@ function interner(): (id: string) => string {
   };
 }
 
-/** The chunk's persons' taps in [from, to) (R1), ordered by person, then (ms, tap id). Positional: no object per row. */
+/**
+ * The chunk's persons' taps in [from, to) (R1), ordered by person, then (ms, tap id). Positional: no
+ * object per row, and one string per vehicle and per route.
+ */
 export async function streamPersonsTaps(
   s: BulkSession,
   fromMs: number,
@@ -104,6 +107,8 @@ export async function streamPersonsTaps(
   fn: (personId: string, tapId: number, at: number, vehicleId: string, routeId: string) => void,
 ): Promise<void> {
   const person = interner();
+  const vehicles = stringCache();
+  const routes = stringCache();
   let last = '';
   const lo = instant(fromMs);
   const hi = instant(toMs);
@@ -115,7 +120,14 @@ export async function streamPersonsTaps(
       AND x.tapped_at >= greatest(lower(b.valid), ${lo}) AND x.tapped_at < least(coalesce(upper(b.valid), 'infinity'::timestamptz), ${hi})
      ORDER BY 1, 3, 2`,
     // A person's rows come together: their id is made once, not per tap.
-    (r) => fn(r.eq(0, last) ? last : (last = person(r.str(0)!)), r.int(1), r.int(2), r.str(3)!, r.str(4)!),
+    (r) =>
+      fn(
+        r.eq(0, last) ? last : (last = person(r.str(0)!)),
+        r.int(1),
+        r.int(2),
+        r.shared(3, vehicles),
+        r.shared(4, routes),
+      ),
   );
 }
 
@@ -288,6 +300,9 @@ export async function streamVolumeSlice(
   const hi = instant(toMs);
   const join = stored.kind === 'join';
   const get = stored.kind === 'lookup' ? stored.get : () => null;
+  const vehicles = stringCache();
+  const routes = stringCache();
+  let key = '';
   let type = '';
   let medium = '';
   let vehicle = '';
@@ -305,11 +320,13 @@ export async function streamVolumeSlice(
      ORDER BY (hashtext(t.media_key)::int8 << 32) | (hashtext(t.vehicle_id)::int8 & 4294967295), t.media_key, t.vehicle_id, t.media_type, at, t.tap_id`,
     (r) => {
       // A key's rows come together: its strings are made once, and the same strings are passed again
-      // while it lasts (the caller's key comparisons are then of identical strings).
-      if (!(r.eq(1, medium) && r.eq(2, vehicle) && r.eq(0, type))) {
-        type = r.str(0)!;
+      // while it lasts (the caller's key comparisons are then of identical strings). Vehicles, types
+      // and routes are few: one string each.
+      if (!r.spanEq(0, 2, key)) {
+        key = r.span(0, 2);
+        type = r.shared(0, vehicles);
         medium = r.str(1)!;
-        vehicle = r.str(2)!;
+        vehicle = r.shared(2, vehicles);
       }
       const tapId = r.int(3);
       fn(
@@ -318,7 +335,7 @@ export async function streamVolumeSlice(
         vehicle,
         tapId,
         r.int(4),
-        r.str(5)!,
+        r.shared(5, routes),
         join ? (r.isNull(6) ? null : r.int(6) === 1) : get(tapId),
       );
     },
