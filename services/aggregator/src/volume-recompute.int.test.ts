@@ -136,7 +136,11 @@ describe('recompute: R14 by hash slices = reference', () => {
           const half = sparse ? newTaps.length >> 1 : newTaps.length;
           const { tapIds } = await insertTapBatch(t.db, newTaps.slice(0, half));
           if (half < newTaps.length) {
-            await sql`SELECT setval('tap_id_seq', nextval('tap_id_seq') + 1000000000)`.execute(t.db);
+            // From the sequence's last value, beyond the ids cached by every connection of the pool
+            // (a session's own nextval may lie behind them: the sequence caches 100 per session).
+            await sql`SELECT setval('tap_id_seq', (SELECT last_value FROM tap_id_seq) + 1000000000)`.execute(
+              t.db,
+            );
             tapIds.push(...(await insertTapBatch(t.db, newTaps.slice(half))).tapIds);
           }
           const taps: Tap[] = newTaps.map((n, i) => ({
