@@ -131,12 +131,20 @@ export interface PeriodCount {
   lastCountedAtMs: number | null;
 }
 
+/** A ride of `quarter` (`2022-Q3`) lies in `period`: that quarter, or its year (`2022`). */
+export function isQuarterInPeriod(quarter: string, period: string): boolean {
+  return quarter === period || (period.length === 4 && quarter.startsWith(period));
+}
+
 /** R6 over derived rides: counted rides whose quarter or year is `period`. */
-export function countDerivedRides(rides: readonly DerivedRide[], period: string): PeriodCount {
+export function countDerivedRides(
+  rides: readonly Pick<DerivedRide, 'counted' | 'quarter' | 'atMs'>[],
+  period: string,
+): PeriodCount {
   let n = 0;
   let last: number | null = null;
   for (const r of rides) {
-    if (!r.counted || (r.quarter !== period && r.year !== period)) continue;
+    if (!r.counted || !isQuarterInPeriod(r.quarter, period)) continue;
     n++;
     if (last === null || r.atMs > last) last = r.atMs;
   }

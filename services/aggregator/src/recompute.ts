@@ -55,12 +55,12 @@ import {
 import {
   countDerivedRides,
   formatPeriod,
+  isQuarterInPeriod,
   parsePeriod,
   periodBounds,
   planRegroup,
   quartersOf,
   shanghaiDateOfMs,
-  type DerivedRide,
   type RatingsByTap,
   type RideTap,
 } from '@ridetally/domain';
@@ -748,24 +748,20 @@ async function findStaleCounts(
     const personId = derived[i]!.personId;
     let j = i;
     while (j < derived.length && derived[j]!.personId === personId) j++;
+    const run = derived.slice(i, j);
     for (const label of labels) {
-      let rides = 0;
       let total = 0;
-      let last: number | null = null;
       let rulesVersion = '';
-      for (let k = i; k < j; k++) {
-        const r = derived[k]!;
-        if (r.quarter !== label && !(label.length === 4 && r.quarter.startsWith(label))) continue;
+      for (const r of run) {
+        if (!isQuarterInPeriod(r.quarter, label)) continue;
         total++;
         if (r.rulesVersion > rulesVersion) rulesVersion = r.rulesVersion;
-        if (r.counted) {
-          rides++;
-          if (last === null || r.atMs > last) last = r.atMs;
-        }
       }
       const key = `${personId}:${label}`;
       if (expected.has(key)) stale.add(personId);
-      if (total > 0) expected.set(key, `${rides}/${last ?? '-'}/${rulesVersion}`);
+      if (total === 0) continue;
+      const c = countDerivedRides(run, label);
+      expected.set(key, `${c.rides}/${c.lastCountedAtMs ?? '-'}/${rulesVersion}`);
     }
     i = j;
   }
@@ -894,18 +890,17 @@ function diffRides(
     );
   for (const r of gone.sort(order))
     differ(() => `ride ${r.personId}:${r.firstTapId}: stored ${formatRide(r)}, recomputed missing`);
-  const byPerson = new Map<string, DerivedRide[]>();
+  const byPerson = new Map<string, RideRow[]>();
   for (const r of derived) {
     let list = byPerson.get(r.personId);
     if (!list) byPerson.set(r.personId, (list = []));
-    list.push({ ...r, year: r.quarter.slice(0, 4) });
+    list.push(r);
   }
   const mine = new Set(persons);
   for (const personId of [...byPerson.keys()].sort()) {
     const rides = byPerson.get(personId)!;
     for (const label of labels) {
-      const has = rides.some((r) => r.quarter === label || r.year === label);
-      if (!has) continue;
+      if (!rides.some((r) => isQuarterInPeriod(r.quarter, label))) continue;
       const c = countDerivedRides(rides, label);
       const want = `${c.rides}/${c.lastCountedAtMs ?? '-'}`;
       const got = storedCounts.get(`${personId}:${label}`);
