@@ -226,7 +226,7 @@ export function judgeReadyPersons(
  * `judgeReadyPersons` one person at a time: the facts are indexed once, then each ready person's rides,
  * stretch and anomalies are appended to `out` (the recompute judges a person as soon as their taps
  * have streamed past, so that their taps and groups die young). The person's ratings by rated tap may
- * be passed with them instead of in `facts` (the recompute streams them with the taps).
+ * be passed with them instead of in `facts` (the recompute reads them in a stream of their own).
  */
 export function personJudge(
   facts: LoadedFacts,
@@ -325,11 +325,12 @@ function sameRide(a: RideRow, b: RideRow): boolean {
   return true;
 }
 
-/** R13: days of the re-derived stretches with more than the allowed counted rides. */
 /** R13's daily limit (one for the whole programme: the first year's). */
 export function maxRidesPerDay(rules: RuleBook): number {
   return rules.rulesFor(2022).anomalyMaxRidesPerDay;
 }
+
+/** R13: days of the re-derived stretches with more than the allowed counted rides. */
 
 export async function recordBusyDays(db: Db, rides: readonly RideRow[], rules: RuleBook): Promise<void> {
   const counted = rides.filter((r) => r.counted);

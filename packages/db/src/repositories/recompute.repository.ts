@@ -82,17 +82,21 @@ export async function tuneRecomputeSession(s: BulkSession): Promise<void> {
 
 /**
  * One string per person id across a stream: a person's id comes back on each of their rows, and each
- * copy would be a slice holding on to the whole received chunk it was cut from.
+ * copy would be a slice holding on to the whole received chunk it was cut from. A person's rows mostly
+ * come together: the column is compared with the last id in place first, and no string is made.
  */
-function interner(): (id: string) => string {
+function personIds(): (r: RowCursor, k: number) => string {
   const seen = new Map<string, string>();
-  return (id) => {
+  let last = '';
+  return (r, k) => {
+    if (r.eq(k, last)) return last;
+    const id = r.str(k)!;
     let v = seen.get(id);
     if (v === undefined) {
       v = Buffer.from(id, 'latin1').toString('latin1');
       seen.set(v, v);
     }
-    return v;
+    return (last = v);
   };
 }
 
@@ -106,10 +110,9 @@ export async function streamPersonsTaps(
   toMs: number,
   fn: (personId: string, tapId: number, at: number, vehicleId: string, routeId: string) => void,
 ): Promise<void> {
-  const person = interner();
+  const person = personIds();
   const vehicles = stringCache();
   const routes = stringCache();
-  let last = '';
   const lo = instant(fromMs);
   const hi = instant(toMs);
   await s.rows(
@@ -119,15 +122,7 @@ export async function streamPersonsTaps(
       AND x.tapped_at >= ${lo} AND x.tapped_at < ${hi}
       AND x.tapped_at >= greatest(lower(b.valid), ${lo}) AND x.tapped_at < least(coalesce(upper(b.valid), 'infinity'::timestamptz), ${hi})
      ORDER BY 1, 3, 2`,
-    // A person's rows come together: their id is made once, not per tap.
-    (r) =>
-      fn(
-        r.eq(0, last) ? last : (last = person(r.str(0)!)),
-        r.int(1),
-        r.int(2),
-        r.shared(3, vehicles),
-        r.shared(4, routes),
-      ),
+    (r) => fn(person(r, 0), r.int(1), r.int(2), r.shared(3, vehicles), r.shared(4, routes)),
   );
 }
 
@@ -141,12 +136,11 @@ export async function streamPersonsRatings(
   fromMs: number,
   fn: (personId: string, tapId: number, ratedAtMs: number) => void,
 ): Promise<void> {
-  const person = interner();
-  let last = '';
+  const person = personIds();
   await s.rows(
     `SELECT r.person_id, r.tap_id, ${epochMsSql('r.rated_at')} AS rated
      FROM ratings r JOIN rc_persons p ON p.person_id = r.person_id WHERE r.rated_at >= ${instant(fromMs)}`,
-    (r) => fn(r.eq(0, last) ? last : (last = person(r.str(0)!)), r.int(1), r.int(2)),
+    (r) => fn(person(r, 0), r.int(1), r.int(2)),
   );
 }
 
@@ -170,12 +164,10 @@ export async function streamPersonsStoredRides(
   toMs: number,
   fn: (c: StoredRideCursor) => void,
 ): Promise<void> {
-  const person = interner();
+  const person = personIds();
   let r!: RowCursor;
-  let lastPerson = '';
   const cursor: StoredRideCursor = {
-    // Rows of one person mostly come together: their id is made once, not per ride.
-    personId: () => (r.eq(0, lastPerson) ? lastPerson : (lastPerson = person(r.str(0)!))),
+    personId: () => person(r, 0),
     firstTapId: () => r.int(1),
     atMs: () => r.int(2),
     same: (x) =>
